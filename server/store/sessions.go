@@ -1,0 +1,285 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"mitidchip/wasm/userid"
+)
+
+const sessionCols = `id, person_id, cookie_hash, state, created_at, expires_at, updated_at, version,
+	kdf_salt, kdf_time, kdf_memory_kib, kdf_threads, password_verifier, chip_serial, chip_public_key,
+	nonce, wrong_codes`
+
+func scanSession(row interface{ Scan(...any) error }) (Session, error) {
+	var s Session
+	err := row.Scan(&s.ID, &s.PersonID, &s.CookieHash, &s.State, timeCol{&s.CreatedAt},
+		timeCol{&s.ExpiresAt}, timeCol{&s.UpdatedAt}, &s.Version, &s.KDF.Salt, &s.KDF.Time,
+		&s.KDF.MemoryKiB, &s.KDF.Threads, &s.PasswordVerifier, textCol{&s.ChipSerial},
+		&s.ChipPublicKey, &s.Nonce, &s.WrongCodes)
+	return s, err
+}
+
+// RedeemHandoff marks the token used, creates the person if absent and inserts the
+// new session, all in one transaction.
+func (st *SQLite) RedeemHandoff(ctx context.Context, h Handoff, s Session, audit ...AuditEntry) (Session, error) {
+	if h.TokenID == "" || h.PersonID == "" {
+		return Session{}, errors.New("store: redeem handoff: token id and person id are required")
+	}
+	if s.PersonID != "" && s.PersonID != h.PersonID {
+		return Session{}, fmt.Errorf("store: redeem handoff %s: session is for person %q, token for %q", h.TokenID, s.PersonID, h.PersonID)
+	}
+	if s.State != "" && s.State != StateRedeemed {
+		return Session{}, fmt.Errorf("store: redeem handoff %s: new session in state %q", h.TokenID, s.State)
+	}
+	s.PersonID, s.State, s.Version, s.WrongCodes = h.PersonID, StateRedeemed, 1, 0
+	if s.UpdatedAt.IsZero() {
+		s.UpdatedAt = s.CreatedAt
+	}
+	uid := userid.Normalize(h.UserID)
+	err := st.inTx(ctx, "redeem", "handoff "+h.TokenID, func(tx *sql.Tx) error {
+		fresh, err := changed(tx.ExecContext(ctx, `INSERT INTO used_handoffs (token_id, person_id, used_at, expires_at)
+			VALUES (?, ?, ?, ?) ON CONFLICT (token_id) DO NOTHING`,
+			h.TokenID, h.PersonID, nanos(h.UsedAt), nanos(h.ExpiresAt)))
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			return ErrHandoffUsed
+		}
+		if err := st.hit("redeem/handoff"); err != nil {
+			return err
+		}
+		if uid != "" {
+			taken, err := exists(ctx, tx, `SELECT 1 FROM persons WHERE user_id = ? AND person_id <> ?`, uid, h.PersonID)
+			if err != nil {
+				return err
+			}
+			if taken {
+				return ErrUserIDTaken
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO persons (person_id, user_id, created_at, updated_at)
+			VALUES (?, ?, ?, ?) ON CONFLICT (person_id) DO NOTHING`,
+			h.PersonID, orNull(uid), nanos(h.UsedAt), nanos(h.UsedAt)); err != nil {
+			return fmt.Errorf("person %s: %w", h.PersonID, err)
+		}
+		if err := st.hit("redeem/person"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO activation_sessions (`+sessionCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.PersonID, s.CookieHash, s.State, nanos(s.CreatedAt), nanos(s.ExpiresAt),
+			nanos(s.UpdatedAt), s.Version, orNull(s.KDF.Salt), s.KDF.Time, s.KDF.MemoryKiB,
+			s.KDF.Threads, orNull(s.PasswordVerifier), orNull(s.ChipSerial), orNull(s.ChipPublicKey),
+			orNull(s.Nonce), s.WrongCodes); err != nil {
+			return fmt.Errorf("session %s: %w", s.ID, err)
+		}
+		if err := st.hit("redeem/session"); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	return s, nil
+}
+
+// Session returns the session with the given id.
+func (st *SQLite) Session(ctx context.Context, id string) (Session, error) {
+	s, err := scanSession(st.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM activation_sessions WHERE id = ?`, id))
+	if err != nil {
+		return Session{}, fmt.Errorf("store: session %s: %w", id, notFound(err))
+	}
+	return s, nil
+}
+
+// SessionByCookie returns the session whose cookie hashes to cookieHash.
+func (st *SQLite) SessionByCookie(ctx context.Context, cookieHash []byte) (Session, error) {
+	s, err := scanSession(st.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM activation_sessions WHERE cookie_hash = ?`, cookieHash))
+	if err != nil {
+		return Session{}, fmt.Errorf("store: session by cookie: %w", notFound(err))
+	}
+	return s, nil
+}
+
+// UpdateSession writes the caller-owned fields of s if the row still has s.Version.
+func (st *SQLite) UpdateSession(ctx context.Context, s Session, audit ...AuditEntry) (Session, error) {
+	// A code_verified session is frozen until Complete, so its chip cannot be swapped
+	// after the code check; it can only be blocked.
+	from := []State{StateRedeemed, StatePasswordSet, StateChipPresented}
+	switch s.State {
+	case StateRedeemed, StatePasswordSet, StateChipPresented:
+	case StateBlocked:
+		from = append(from, StateCodeVerified)
+	default:
+		return Session{}, fmt.Errorf("store: update session %s: state %q is not set by UpdateSession", s.ID, s.State)
+	}
+	var out Session
+	err := st.inTx(ctx, "update", "session "+s.ID, func(tx *sql.Tx) error {
+		var err error
+		out, err = casSession(ctx, tx, s, `state = ?, expires_at = ?, updated_at = ?, kdf_salt = ?,
+			kdf_time = ?, kdf_memory_kib = ?, kdf_threads = ?, password_verifier = ?, chip_serial = ?,
+			chip_public_key = ?, nonce = ?`,
+			[]any{s.State, nanos(s.ExpiresAt), nanos(s.UpdatedAt), orNull(s.KDF.Salt), s.KDF.Time,
+				s.KDF.MemoryKiB, s.KDF.Threads, orNull(s.PasswordVerifier), orNull(s.ChipSerial),
+				orNull(s.ChipPublicKey), orNull(s.Nonce)}, from...)
+		if err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, audit)
+	})
+	return out, err
+}
+
+// AcceptCode records a right one-time code at time-step step.
+func (st *SQLite) AcceptCode(ctx context.Context, s Session, step int64, at time.Time, audit ...AuditEntry) (Session, error) {
+	var out Session
+	err := st.inTx(ctx, "accept", "code for session "+s.ID, func(tx *sql.Tx) error {
+		var err error
+		out, err = casSession(ctx, tx, s, `state = ?, wrong_codes = 0, updated_at = ?`,
+			[]any{StateCodeVerified, nanos(at)}, StateChipPresented)
+		if err != nil {
+			return err
+		}
+		if out.ChipSerial == "" {
+			return errors.New("session has no chip")
+		}
+		// The step check and its recording are one statement, so two requests racing
+		// with the same code cannot both pass.
+		newer, err := changed(tx.ExecContext(ctx, `UPDATE chips SET last_step = ?, failed_codes = 0
+			WHERE serial = ? AND last_step < ?`, step, out.ChipSerial, step))
+		if err != nil {
+			return fmt.Errorf("chip %s: %w", out.ChipSerial, err)
+		}
+		if !newer {
+			return fmt.Errorf("chip %s, step %d: %w", out.ChipSerial, step, ErrStepUsed)
+		}
+		return writeAudit(ctx, tx, audit)
+	})
+	return out, err
+}
+
+// RejectCode records a wrong one-time code, blocking the session at blockAfter.
+func (st *SQLite) RejectCode(ctx context.Context, s Session, blockAfter int, at time.Time, audit ...AuditEntry) (Session, error) {
+	if blockAfter < 1 {
+		return Session{}, fmt.Errorf("store: reject code for session %s: blockAfter %d is below 1", s.ID, blockAfter)
+	}
+	var out Session
+	err := st.inTx(ctx, "reject", "code for session "+s.ID, func(tx *sql.Tx) error {
+		var err error
+		out, err = casSession(ctx, tx, s, `wrong_codes = wrong_codes + 1,
+			state = CASE WHEN wrong_codes + 1 >= ? THEN ? ELSE state END, updated_at = ?`,
+			[]any{blockAfter, StateBlocked, nanos(at)}, StateChipPresented)
+		if err != nil {
+			return err
+		}
+		if out.ChipSerial == "" {
+			return errors.New("session has no chip")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE chips SET failed_codes = failed_codes + 1 WHERE serial = ?`, out.ChipSerial); err != nil {
+			return fmt.Errorf("chip %s: %w", out.ChipSerial, err)
+		}
+		return writeAudit(ctx, tx, audit)
+	})
+	return out, err
+}
+
+// Complete binds the session's chip to its person and finishes the session.
+func (st *SQLite) Complete(ctx context.Context, s Session, at time.Time, audit ...AuditEntry) (Session, error) {
+	var out Session
+	err := st.inTx(ctx, "complete", "session "+s.ID, func(tx *sql.Tx) error {
+		var err error
+		// Everything below comes from the row as stored, not from the caller's copy.
+		out, err = casSession(ctx, tx, s, `state = ?, updated_at = ?`, []any{StateCompleted, nanos(at)}, StateCodeVerified)
+		if err != nil {
+			return err
+		}
+		if out.ChipSerial == "" || len(out.PasswordVerifier) == 0 {
+			return errors.New("session has no chip or no password verifier")
+		}
+		if err := st.hit("complete/session"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE persons SET password_verifier = ?, kdf_salt = ?,
+			kdf_time = ?, kdf_memory_kib = ?, kdf_threads = ?, updated_at = ? WHERE person_id = ?`,
+			out.PasswordVerifier, orNull(out.KDF.Salt), out.KDF.Time, out.KDF.MemoryKiB,
+			out.KDF.Threads, nanos(at), out.PersonID); err != nil {
+			return fmt.Errorf("person %s: %w", out.PersonID, err)
+		}
+		if err := st.hit("complete/person"); err != nil {
+			return err
+		}
+		// Retire first: the one-bound-chip-per-person index checks each statement.
+		if _, err := tx.ExecContext(ctx, `UPDATE chips SET status = 'retired'
+			WHERE person_id = ? AND status = 'bound' AND serial <> ?`, out.PersonID, out.ChipSerial); err != nil {
+			return fmt.Errorf("retire chips of %s: %w", out.PersonID, err)
+		}
+		if err := st.hit("complete/retire"); err != nil {
+			return err
+		}
+		bound, err := changed(tx.ExecContext(ctx, `UPDATE chips SET status = 'bound', person_id = ?, bound_at = ?
+			WHERE serial = ? AND (status = 'available' OR (status = 'bound' AND person_id = ?))`,
+			out.PersonID, nanos(at), out.ChipSerial, out.PersonID))
+		if err != nil {
+			return fmt.Errorf("bind chip %s: %w", out.ChipSerial, err)
+		}
+		if !bound {
+			return fmt.Errorf("chip %s: %w", out.ChipSerial, ErrChipTaken)
+		}
+		if err := st.hit("complete/bind"); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, audit)
+	})
+	return out, err
+}
+
+// casSession applies set (with args) to the session if it still has s.Version and is
+// in one of the states from, bumps the version, and returns the row as written.
+func casSession(ctx context.Context, tx *sql.Tx, s Session, set string, args []any, from ...State) (Session, error) {
+	q := `UPDATE activation_sessions SET ` + set + `, version = version + 1
+		WHERE id = ? AND version = ? AND state IN (?` + strings.Repeat(", ?", len(from)-1) + `)
+		RETURNING ` + sessionCols
+	args = append(args, s.ID, s.Version)
+	for _, f := range from {
+		args = append(args, f)
+	}
+	out, err := scanSession(tx.QueryRowContext(ctx, q, args...))
+	if !errors.Is(err, sql.ErrNoRows) {
+		return out, err
+	}
+	found, err := exists(ctx, tx, `SELECT 1 FROM activation_sessions WHERE id = ?`, s.ID)
+	switch {
+	case err != nil:
+		return Session{}, err
+	case !found:
+		return Session{}, ErrNotFound
+	}
+	return Session{}, ErrConflict
+}
+
+// DeleteExpired drops sessions and used handoffs that expired before now.
+func (st *SQLite) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	var total int64
+	err := st.inTx(ctx, "delete", "expired rows", func(tx *sql.Tx) error {
+		for _, table := range []string{"activation_sessions", "used_handoffs"} {
+			res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at < ?`, now.UnixNano())
+			if err != nil {
+				return fmt.Errorf("%s: %w", table, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("%s: %w", table, err)
+			}
+			total += n
+		}
+		return nil
+	})
+	return int(total), err
+}

@@ -1,0 +1,198 @@
+// Package store keeps the activation server's durable state: persons, the chip registry,
+// pending activation sessions, redeemed handoff tokens and the audit trail.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors callers can test for with errors.Is. Each is returned wrapped with what failed.
+var (
+	// ErrNotFound: no row has the given key.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the session changed since the caller read it (its Version moved on),
+	// or it is not in a state the call may change it from.
+	ErrConflict = errors.New("session changed or is in the wrong state")
+	// ErrHandoffUsed: the handoff token id was redeemed before.
+	ErrHandoffUsed = errors.New("handoff token already used")
+	// ErrUserIDTaken: another person already holds the user ID.
+	ErrUserIDTaken = errors.New("user ID belongs to another person")
+	// ErrChipTaken: the chip is bound to another person, retired or revoked.
+	ErrChipTaken = errors.New("chip is not available")
+	// ErrStepUsed: a TOTP time-step at or before the chip's last accepted one.
+	ErrStepUsed = errors.New("one-time code time-step already used")
+	// ErrImportConflict: a serial in an import is registered with another certificate.
+	ErrImportConflict = errors.New("chip serial registered with another certificate")
+)
+
+// State is where an activation session is in the ceremony.
+type State string
+
+// The session states, in ceremony order; StateBlocked and StateCompleted are final.
+const (
+	StateRedeemed      State = "redeemed"
+	StatePasswordSet   State = "password_set"
+	StateChipPresented State = "chip_presented"
+	StateCodeVerified  State = "code_verified"
+	StateCompleted     State = "completed"
+	StateBlocked       State = "blocked"
+)
+
+// ChipStatus is where a chip is in its life.
+type ChipStatus string
+
+// The chip statuses. A chip goes available → bound → retired; revoked is set by an
+// operator at any time and is final.
+const (
+	ChipAvailable ChipStatus = "available"
+	ChipBound     ChipStatus = "bound"
+	ChipRetired   ChipStatus = "retired"
+	ChipRevoked   ChipStatus = "revoked"
+)
+
+// KDF is a password record's Argon2id salt and cost parameters (see wasm/kdf.Params).
+type KDF struct {
+	Salt      []byte
+	Time      uint32
+	MemoryKiB uint32
+	Threads   uint8
+}
+
+// Person is someone the app's backend has handed over at least once.
+type Person struct {
+	ID               string
+	UserID           string // normalized (lowercase); empty when the person has none
+	PasswordVerifier []byte // Ed25519 public key; nil until an activation completes
+	KDF              KDF
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// Chip is one registered chip.
+type Chip struct {
+	Serial      string
+	SealedSeed  []byte // TOTP seed, encrypted by the caller before import
+	CertDER     []byte // attestation certificate
+	Status      ChipStatus
+	PersonID    string    // the person bound now or last; empty if never bound
+	BoundAt     time.Time // zero if never bound
+	LastStep    int64     // last accepted TOTP time-step; 0 if none
+	FailedCodes int       // wrong codes in a row, across sessions
+	ImportedAt  time.Time
+}
+
+// ChipImport is one record of a manufacturer's delivery file.
+type ChipImport struct {
+	Serial     string
+	SealedSeed []byte
+	CertDER    []byte
+}
+
+// Handoff is a verified handoff token being redeemed.
+type Handoff struct {
+	TokenID   string
+	PersonID  string
+	UserID    string // optional; kept (normalized) only when the person row is created
+	UsedAt    time.Time
+	ExpiresAt time.Time // the token's own expiry; the row may be deleted after it
+}
+
+// Session is one activation ceremony: the server-held state between requests.
+// Fields after Version are filled in as the ceremony goes on.
+type Session struct {
+	ID         string
+	PersonID   string
+	CookieHash []byte // SHA-256 of the session cookie; the cookie itself is never stored
+	State      State
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	UpdatedAt  time.Time
+	// Version is the optimistic-concurrency token: every write bumps it, and a write
+	// based on an older Version fails with ErrConflict.
+	Version int64
+
+	KDF              KDF
+	PasswordVerifier []byte
+	ChipSerial       string
+	ChipPublicKey    []byte
+	Nonce            []byte
+	WrongCodes       int // wrong one-time codes in a row in this session
+}
+
+// AuditEntry is one line of the audit trail. Detail is JSON made by the caller and must
+// never hold a secret (password, seed, code, token).
+type AuditEntry struct {
+	ID           int64 // set by the store
+	At           time.Time
+	ActivationID string
+	PersonID     string
+	Event        string
+	Detail       string
+}
+
+// Failpoint, when set on a store, is called between the statements of a transaction
+// with the step's name; a non-nil result aborts the transaction. Tests use it to prove
+// that a failure anywhere leaves nothing half-written.
+type Failpoint func(step string) error
+
+// Store is the activation server's durable state. Every method that changes more than
+// one row does so in one transaction: on error nothing is written. Times are the
+// caller's (its clock); the store never reads the time itself.
+//
+// Session-changing methods take the session as the caller last read it; s.ID and
+// s.Version name that snapshot, and the call fails with ErrConflict if the row has
+// moved on. They return the session as written, with Version bumped.
+type Store interface {
+	// RedeemHandoff marks h.TokenID used (ErrHandoffUsed if it was), creates the person
+	// if absent (ErrUserIDTaken if h.UserID is another person's), and inserts s as a new
+	// session in StateRedeemed with Version 1. s.PersonID must be empty or h.PersonID.
+	RedeemHandoff(ctx context.Context, h Handoff, s Session, audit ...AuditEntry) (Session, error)
+	// Session and SessionByCookie return a session whatever its state or expiry;
+	// checking both is the caller's job.
+	Session(ctx context.Context, id string) (Session, error)
+	SessionByCookie(ctx context.Context, cookieHash []byte) (Session, error)
+	// UpdateSession writes the caller-owned fields of s (State, ExpiresAt, UpdatedAt,
+	// KDF, PasswordVerifier, ChipSerial, ChipPublicKey, Nonce). Only AcceptCode and
+	// Complete move a session into StateCodeVerified or StateCompleted; a session in
+	// StateCodeVerified may only be blocked here, so its chip cannot change after the
+	// code check; completed and blocked sessions are final (ErrConflict).
+	UpdateSession(ctx context.Context, s Session, audit ...AuditEntry) (Session, error)
+
+	// AcceptCode records a right one-time code for a session in StateChipPresented:
+	// ErrStepUsed unless step is after the chip's LastStep; then LastStep = step, the
+	// chip's FailedCodes and the session's WrongCodes are reset, and the session moves
+	// to StateCodeVerified.
+	AcceptCode(ctx context.Context, s Session, step int64, at time.Time, audit ...AuditEntry) (Session, error)
+	// RejectCode records a wrong code for a session in StateChipPresented: it counts
+	// on the session and on the chip, and blocks the session when its count reaches
+	// blockAfter.
+	RejectCode(ctx context.Context, s Session, blockAfter int, at time.Time, audit ...AuditEntry) (Session, error)
+	// Complete finishes a session in StateCodeVerified: the person gets the session's
+	// password verifier and KDF, the chip they had is retired, the session's chip is
+	// bound to them (ErrChipTaken unless it is available or already theirs), and the
+	// session becomes StateCompleted.
+	Complete(ctx context.Context, s Session, at time.Time, audit ...AuditEntry) (Session, error)
+
+	Person(ctx context.Context, id string) (Person, error)
+	Chip(ctx context.Context, serial string) (Chip, error)
+	// ActiveChip is the chip bound to the person now.
+	ActiveChip(ctx context.Context, personID string) (Chip, error)
+	// ImportChips registers chips as available, all or none. A serial already known
+	// with the same certificate is left alone and not counted (a re-run of the same file
+	// adds 0); one known with another certificate fails with ErrImportConflict.
+	ImportChips(ctx context.Context, chips []ChipImport, at time.Time) (added int, err error)
+	// RevokeChip marks a chip revoked for good, keeping its person for history.
+	RevokeChip(ctx context.Context, serial string, audit ...AuditEntry) error
+
+	// AuditEntries lists an activation's audit trail, oldest first.
+	AuditEntries(ctx context.Context, activationID string) ([]AuditEntry, error)
+	// DeleteExpired drops sessions and used handoffs whose expiry is before now, and
+	// says how many rows went. A handoff row outlives its token, so a replay is still
+	// refused by the token's own expiry check.
+	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}
