@@ -1,0 +1,240 @@
+// Package api is the activation ceremony over HTTP: redeem the app's handoff, set the
+// password verifier, present the chip, check its code, and bind it with its signature.
+// All state between requests lives in the store, so any server instance can answer.
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"mitidchip/server/handoff"
+	"mitidchip/server/observe"
+	"mitidchip/server/registry"
+	"mitidchip/server/store"
+	"mitidchip/wasm/kdf"
+)
+
+// Limits of the ceremony.
+const (
+	// MaxBody bounds every request body; the largest (a chip hello) is under 2 KiB.
+	MaxBody = 8 << 10
+	// BlockAfter wrong codes in a row block the activation (MitID's rule).
+	BlockAfter = 3
+	// ChipLockAfter wrong codes in a row on one chip, across sessions, lock it from
+	// further code attempts until a right code in a new session is impossible: an
+	// attacker cycling sessions cannot grind the 10^6 code space.
+	ChipLockAfter = 10
+	nonceSize     = 32
+	cookieSize    = 32
+)
+
+// Config is what the API needs. Now and Rand are injected so tests pin time and
+// randomness.
+type Config struct {
+	Store    store.Store
+	Registry *registry.Registry
+	Handoff  *handoff.Verifier
+	Metrics  *observe.Metrics
+	Log      *slog.Logger
+	Now      func() time.Time
+	Rand     io.Reader
+	KDF      kdf.Params
+	// Origin is the page's origin (scheme://host[:port]); state-changing requests
+	// from any other origin are refused.
+	Origin string
+	// SecureCookie sets the cookie's Secure attribute and __Host- prefix. Off only
+	// for http on loopback, where browsers would drop a Secure cookie.
+	SecureCookie bool
+	SessionTTL   time.Duration
+	// Limits per client address: handoff redemptions and code attempts per minute.
+	HandoffPerMinute, CodesPerMinute int
+}
+
+// API serves the ceremony.
+type API struct {
+	cfg      Config
+	handoffs *limiter
+	codes    *limiter
+}
+
+// New checks cfg and returns the API.
+func New(cfg Config) (*API, error) {
+	if cfg.Store == nil || cfg.Registry == nil || cfg.Handoff == nil || cfg.Metrics == nil || cfg.Log == nil || cfg.Now == nil || cfg.Rand == nil {
+		return nil, errors.New("api: config needs Store, Registry, Handoff, Metrics, Log, Now and Rand")
+	}
+	if err := cfg.KDF.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Origin == "" {
+		return nil, errors.New("api: config needs the page's Origin")
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 30 * time.Minute
+	}
+	if cfg.HandoffPerMinute <= 0 {
+		cfg.HandoffPerMinute = 20
+	}
+	if cfg.CodesPerMinute <= 0 {
+		cfg.CodesPerMinute = 20
+	}
+	return &API{
+		cfg:      cfg,
+		handoffs: newLimiter(cfg.HandoffPerMinute, time.Minute, cfg.Now),
+		codes:    newLimiter(cfg.CodesPerMinute, time.Minute, cfg.Now),
+	}, nil
+}
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/v1/handoff", a.redeem)
+	mux.HandleFunc("GET /api/v1/activation", a.state)
+	mux.HandleFunc("GET /api/v1/password/params", a.passwordParams)
+	mux.HandleFunc("POST /api/v1/password", a.setPassword)
+	mux.HandleFunc("POST /api/v1/chip/hello", a.hello)
+	mux.HandleFunc("POST /api/v1/chip/code", a.code)
+	mux.HandleFunc("POST /api/v1/chip/signature", a.signature)
+}
+
+// CookieName is the session cookie's name for the given security setting.
+func CookieName(secure bool) string {
+	if secure {
+		return "__Host-activation"
+	}
+	return "activation"
+}
+
+// Error is the body of every failed request: a stable machine code, the message key
+// the page shows, and for wrong codes how many tries are left.
+type Error struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	TriesLeft *int   `json:"tries_left,omitempty"`
+}
+
+type errorBody struct {
+	Error Error `json:"error"`
+}
+
+// fail answers with code and logs the precise reason, which the client never sees.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, status int, code string, reason error, extra ...func(*Error)) {
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	observe.Logger(r.Context()).LogAttrs(r.Context(), level, "request refused",
+		slog.String("code", code), slog.String("route", r.Pattern),
+		slog.String("reason", errString(reason)))
+	if code != "bad_request" && code != "origin_denied" && code != "rate_limited" && code != "no_session" {
+		a.cfg.Metrics.Failed(code)
+	}
+	e := Error{Code: code, Message: "error." + code}
+	for _, f := range extra {
+		f(&e)
+	}
+	writeJSON(w, status, errorBody{Error: e})
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a JSON body strictly: a size limit, unknown fields refused, exactly one
+// value. It answers the client itself on failure and reports whether to go on.
+func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		a.fail(w, r, http.StatusUnsupportedMediaType, "bad_request", errors.New("content type "+ct))
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	err := DecodeStrict(r.Body, v)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		a.fail(w, r, http.StatusRequestEntityTooLarge, "body_too_large", err)
+		return false
+	case err != nil:
+		a.fail(w, r, http.StatusBadRequest, "bad_request", err)
+		return false
+	}
+	return true
+}
+
+// DecodeStrict decodes exactly one JSON value with no unknown fields.
+func DecodeStrict(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	// Keep a read error (such as *http.MaxBytesError on a body padded past the limit
+	// after its value) for the caller to classify.
+	switch _, err := dec.Token(); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return fmt.Errorf("api: after the JSON value: %w", err)
+	}
+	return errors.New("api: more than one JSON value in body")
+}
+
+// sameOrigin refuses state-changing requests that do not come from the page.
+// Browsers send Origin on every POST; a request without one is not from the page.
+func (a *API) sameOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != a.cfg.Origin {
+		a.fail(w, r, http.StatusForbidden, "origin_denied", errors.New("origin "+o))
+		return false
+	}
+	return true
+}
+
+// session finds the request's activation session by its cookie.
+func (a *API) session(w http.ResponseWriter, r *http.Request) (store.Session, bool) {
+	c, err := r.Cookie(CookieName(a.cfg.SecureCookie))
+	if err != nil || len(c.Value) == 0 || len(c.Value) > 128 {
+		a.fail(w, r, http.StatusUnauthorized, "no_session", errors.New("no session cookie"))
+		return store.Session{}, false
+	}
+	h := sha256.Sum256([]byte(c.Value))
+	s, err := a.cfg.Store.SessionByCookie(r.Context(), h[:])
+	if errors.Is(err, store.ErrNotFound) {
+		a.fail(w, r, http.StatusUnauthorized, "no_session", errors.New("unknown session cookie"))
+		return store.Session{}, false
+	}
+	if err != nil {
+		a.fail(w, r, http.StatusInternalServerError, "internal", err)
+		return store.Session{}, false
+	}
+	observe.SetActivation(r.Context(), s.ID)
+	if s.State != store.StateCompleted && !a.cfg.Now().Before(s.ExpiresAt) {
+		a.fail(w, r, http.StatusUnauthorized, "session_expired", errors.New("session expired at "+s.ExpiresAt.Format(time.RFC3339)))
+		return store.Session{}, false
+	}
+	return s, true
+}
+
+// audit makes an audit entry for s; detail must never hold a secret.
+func (a *API) audit(s store.Session, event string, detail map[string]any) store.AuditEntry {
+	d := "{}"
+	if detail != nil {
+		b, _ := json.Marshal(detail)
+		d = string(b)
+	}
+	return store.AuditEntry{At: a.cfg.Now(), ActivationID: s.ID, PersonID: s.PersonID, Event: event, Detail: d}
+}

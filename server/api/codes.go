@@ -1,0 +1,13 @@
+package api
+
+// ErrorCodes lists every error code the API answers with (docs/api.md explains each).
+// Metrics label failures only with these, so a label's values stay bounded.
+var ErrorCodes = []string{
+	"bad_request", "body_too_large", "origin_denied", "rate_limited", "no_session", "session_expired",
+	"out_of_order", "activation_blocked", "already_completed",
+	"handoff_invalid", "handoff_expired", "handoff_used",
+	"verifier_invalid", "hello_invalid",
+	"chip_unknown", "chip_not_attested", "chip_revoked", "chip_taken", "chip_locked",
+	"code_format", "code_wrong", "code_used",
+	"signature_invalid", "internal",
+}

@@ -1,0 +1,141 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"mitidchip/server/api"
+	"mitidchip/server/store"
+)
+
+// requestTypes are the bodies the API decodes, by index.
+var requestTypes = []func() any{
+	func() any { return new(api.RedeemRequest) },
+	func() any { return new(api.PasswordRequest) },
+	func() any { return new(api.HelloRequest) },
+	func() any { return new(api.CodeRequest) },
+	func() any { return new(api.SignatureRequest) },
+}
+
+// FuzzDecodeStrict: the request decoder never panics on any body for any request type,
+// and what it accepts survives a round trip unchanged.
+func FuzzDecodeStrict(f *testing.F) {
+	seeds := []string{
+		`{"token":"eyJhbGciOiJFZERTQSJ9.e30.c2ln"}`,
+		`{"verifier":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}`,
+		`{"hello":"CVRTVC0wMDAwMDE="}`,
+		`{"code":"123456"}`,
+		`{"signature":"MEUCIQ=="}`,
+		`{"token":"x","extra":1}`, `{"code":"1"}{"code":"2"}`, `{"code":"1"}]`, `null`, `{}`, ``,
+		`{"verifier":"not base64"}`, `{"code":123456}`, `{"CODE":"123456"}`, `{"code":"1","code":"2"}`,
+		`{"hello":"` + strings.Repeat("A", 4096) + `"}`, "\xef\xbb\xbf{}", `{"token":"\ud800"}`,
+	}
+	for i, s := range seeds {
+		f.Add(uint8(i%len(requestTypes)), []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
+		newReq := requestTypes[int(kind)%len(requestTypes)]
+		v := newReq()
+		if err := api.DecodeStrict(bytes.NewReader(body), v); err != nil {
+			return
+		}
+		again, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("re-encode %T %+v: %v", v, v, err)
+		}
+		w := newReq()
+		if err := api.DecodeStrict(bytes.NewReader(again), w); err != nil {
+			t.Fatalf("%T accepted %q but not its own encoding %s: %v", v, body, again, err)
+		}
+		if !reflect.DeepEqual(v, w) {
+			t.Fatalf("%T round trip changed the value: %+v, then %+v", v, v, w)
+		}
+	})
+}
+
+// redeemCounter counts the activations the API starts. RedeemHandoff is the one
+// Store method that creates a session, so counting it here keeps the fuzz loop off
+// SQLite, whose cache and WAL state would make coverage differ between runs of one
+// input (and the fuzzer then spends its time failing to minimize such inputs).
+type redeemCounter struct {
+	store.Store
+	started atomic.Int64
+}
+
+func (c *redeemCounter) RedeemHandoff(ctx context.Context, h store.Handoff, s store.Session, audit ...store.AuditEntry) (store.Session, error) {
+	out, err := c.Store.RedeemHandoff(ctx, h, s, audit...)
+	if err == nil {
+		c.started.Add(1)
+	}
+	return out, err
+}
+
+// FuzzRedeem posts any body to the handoff endpoint: no body makes the server fail,
+// and only the one valid token seeded here starts an activation.
+func FuzzRedeem(f *testing.F) {
+	counter := &redeemCounter{}
+	fx := newFixture(f, func(c *api.Config) {
+		counter.Store = c.Store
+		c.Store = counter
+		c.HandoffPerMinute = math.MaxInt      // a fuzzer is one address sending fast
+		c.Log = slog.New(slog.DiscardHandler) // not a log line per input kept in memory
+	})
+	valid := fx.token("person-fuzz", "")
+	parts := strings.Split(valid, ".")
+	for _, s := range []string{
+		`{"token":"` + valid + `"}`,
+		`{"token":"` + valid + `","extra":true}`,
+		`{"token":"` + parts[0] + "." + parts[1] + `."}`,
+		`{"token":"` + parts[0] + "." + parts[1] + "." + strings.ToUpper(parts[2]) + `"}`,
+		`{"token":"` + valid + `x"}`,
+		`{"token":""}`, `{"token":"a.b.c"}`, `{}`, `null`, `[]`, ``, `{"token":null}`,
+		`{"token":"` + strings.Repeat("A", 5000) + `"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	redeemed := false // fuzz functions run one at a time in each process
+	f.Fuzz(func(t *testing.T, body []byte) {
+		before := counter.started.Load()
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/handoff", bytes.NewReader(body))
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		fx.handler.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("body %q: server error %d %s", body, rec.Code, rec.Body)
+		}
+		started := counter.started.Load() - before
+		var r api.RedeemRequest
+		isValid := api.DecodeStrict(bytes.NewReader(body), &r) == nil && r.Token == valid
+		if isValid {
+			// The valid token starts one activation the first time, and is refused as
+			// used every time after.
+			want := http.StatusConflict
+			if !redeemed {
+				want, redeemed = http.StatusOK, true
+			}
+			if rec.Code != want {
+				t.Fatalf("valid token: expected %d, got %d %s", want, rec.Code, rec.Body)
+			}
+		}
+		switch {
+		case started != 0 && !isValid:
+			t.Fatalf("body %q started an activation", body)
+		case started > 1:
+			t.Fatalf("body %q started %d activations", body, started)
+		case rec.Code == http.StatusOK && started != 1:
+			t.Fatalf("body %q answered 200 without starting an activation", body)
+		case rec.Code != http.StatusOK && started != 0:
+			t.Fatalf("body %q refused (%d) yet started an activation", body, rec.Code)
+		}
+	})
+}

@@ -1,0 +1,268 @@
+// Package server assembles the activation server from its parts: configuration,
+// store, registry, API, page and operations endpoints, and dev mode.
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+		"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"mitidchip/chip/manufacturer"
+	"mitidchip/server/api"
+	"mitidchip/server/dev"
+	"mitidchip/server/handoff"
+	"mitidchip/server/observe"
+	"mitidchip/server/registry"
+	"mitidchip/server/seal"
+	"mitidchip/server/store"
+	"mitidchip/server/web"
+	"mitidchip/wasm/kdf"
+)
+
+// Config is the server's configuration; Load fills it from the environment.
+type Config struct {
+	Addr      string // ADDR: listen address
+	DataDir   string // DATA_DIR: database, keys, dev chips
+	Origin    string // PUBLIC_ORIGIN: the page's origin as browsers see it
+	AssetsDir string // ASSETS_DIR: the built page (make build)
+	Dev       bool   // -dev: demo data and the virtual chips
+
+	HandoffIssuer    string // HANDOFF_ISSUER: the app backend's name in its tokens
+	HandoffAudience  string // HANDOFF_AUDIENCE: this service's name in the tokens
+	HandoffPublicKey string // HANDOFF_PUBLIC_KEY_FILE: PEM; in dev, derived from the dev key
+	SealKeyFile      string // SEAL_KEY_FILE: base64 32-byte key that seals TOTP seeds
+	RootsFile        string // TRUSTED_ROOTS_FILE: PEM manufacturer CA certificates
+}
+
+// Load reads the configuration from environment variables, with defaults that suit
+// `make run` from the repository's root.
+func Load(getenv func(string) string) Config {
+	get := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		Addr:      get("ADDR", "127.0.0.1:8080"),
+		DataDir:   get("DATA_DIR", "var"),
+		AssetsDir: get("ASSETS_DIR", filepath.Join("build", "assets")),
+	}
+	c.Origin = get("PUBLIC_ORIGIN", "http://"+c.Addr)
+	c.HandoffIssuer = get("HANDOFF_ISSUER", "mitid-app-backend")
+	c.HandoffAudience = get("HANDOFF_AUDIENCE", c.Origin)
+	c.HandoffPublicKey = get("HANDOFF_PUBLIC_KEY_FILE", filepath.Join(c.DataDir, "keys", "handoff-public.pem"))
+	c.SealKeyFile = get("SEAL_KEY_FILE", filepath.Join(c.DataDir, "keys", "seal.key"))
+	c.RootsFile = get("TRUSTED_ROOTS_FILE", filepath.Join(c.DataDir, "trusted-roots.pem"))
+	return c
+}
+
+// secureCookie: browsers drop Secure cookies set over plain http, except that
+// loopback is the one plain-http place a person can develop; anywhere else the
+// origin must be https.
+func secureCookie(origin string) (bool, error) {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.Path != "" {
+		return false, fmt.Errorf("server: PUBLIC_ORIGIN %q is not scheme://host[:port]", origin)
+	}
+	if u.Scheme == "https" {
+		return true, nil
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Scheme == "http" && (u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()) {
+		return false, nil
+	}
+	return false, fmt.Errorf("server: PUBLIC_ORIGIN %q must be https (plain http only on loopback)", origin)
+}
+
+// Server is an assembled server, ready to listen.
+type Server struct {
+	Handler http.Handler
+	Store   *store.SQLite
+	Chips   *dev.Chips // nil outside dev mode
+	Link    string     // dev mode: a fresh activation link for the demo person
+	log     *slog.Logger
+}
+
+// New assembles the server. In dev mode it first creates, once, what the demo needs.
+func New(ctx context.Context, c Config, log *slog.Logger, now func() time.Time) (*Server, error) {
+	secure, err := secureCookie(c.Origin)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	var chips []manufacturer.Chip
+	var devIssuer *handoff.Issuer
+	if c.Dev {
+		chips, devIssuer, err = devSetup(c, now)
+		if err != nil {
+			return nil, fmt.Errorf("server: dev setup: %w", err)
+		}
+	}
+	st, err := store.Open(filepath.Join(c.DataDir, "activation.db"))
+	if err != nil {
+		return nil, err
+	}
+	s, err := assemble(ctx, c, st, secure, log, now, chips, devIssuer)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, log *slog.Logger, now func() time.Time, chips []manufacturer.Chip, devIssuer *handoff.Issuer) (*Server, error) {
+	reg, err := c.Registry(st)
+	if err != nil {
+		return nil, err
+	}
+	pubPEM, err := os.ReadFile(c.HandoffPublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("server: handoff public key: %w", err)
+	}
+	pub, err := handoff.ParsePublicKeyPEM(pubPEM)
+	if err != nil {
+		return nil, err
+	}
+	metrics := observe.NewMetrics(api.ErrorCodes...)
+	a, err := api.New(api.Config{
+		Store: st, Registry: reg, Handoff: handoff.NewVerifier(pub, c.HandoffIssuer, c.HandoffAudience, now),
+		Metrics: metrics, Log: log, Now: now, Rand: rand.Reader, KDF: kdf.DefaultParams(),
+		Origin: c.Origin, SecureCookie: secure,
+	})
+	if err != nil {
+		return nil, err
+	}
+	page, err := web.NewHandler(c.AssetsDir)
+	if err != nil {
+		return nil, fmt.Errorf("server: the page (run `make build`): %w", err)
+	}
+	mux := http.NewServeMux()
+	a.Register(mux)
+	mux.Handle("GET /healthz", observe.Healthz())
+	mux.Handle("GET /readyz", observe.Readyz(st.Ping))
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("/", page)
+	// The dev pages are part of the built page but exist only in dev mode.
+	mux.Handle("/dev/", http.NotFoundHandler())
+	s := &Server{Store: st, log: log}
+	if c.Dev {
+		if err := importFile(ctx, reg, filepath.Join(c.DataDir, dev.DeliveryFile), now(), log); err != nil {
+			return nil, err
+		}
+		s.Chips, err = dev.NewChips(chips, devIssuer, now)
+		if err != nil {
+			return nil, err
+		}
+		s.Chips.Register(mux, c.Origin)
+		mux.Handle("GET /dev/{file...}", page)
+		if s.Link, err = s.Chips.Link(c.Origin, dev.DemoPerson, dev.DemoUserID); err != nil {
+			return nil, err
+		}
+	}
+	s.Handler = web.SecurityHeaders(metrics.Instrument(observe.AccessLog(log, mux)))
+	return s, nil
+}
+
+// Registry opens the chip registry on st with the configured roots and seal key.
+func (c Config) Registry(st store.Store) (*registry.Registry, error) {
+	roots := x509.NewCertPool()
+	b, err := os.ReadFile(c.RootsFile)
+	if err != nil {
+		return nil, fmt.Errorf("server: trusted manufacturer roots: %w", err)
+	}
+	n := 0
+	for blk, rest := pem.Decode(b); blk != nil; blk, rest = pem.Decode(rest) {
+		cert, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("server: trusted root in %s: %w", c.RootsFile, err)
+		}
+		roots.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("server: no certificates in %s", c.RootsFile)
+	}
+	keyText, err := os.ReadFile(c.SealKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("server: seal key: %w", err)
+	}
+	key, err := seal.ParseKey(strings.TrimSpace(string(keyText)))
+	if err != nil {
+		return nil, fmt.Errorf("server: seal key in %s: %w", c.SealKeyFile, err)
+	}
+	return registry.New(st, roots, seal.NewSealer(key, rand.Reader)), nil
+}
+
+// Serve listens until ctx ends, then lets requests in flight finish (up to grace).
+func (s *Server) Serve(ctx context.Context, addr string, grace time.Duration, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		// No WriteTimeout: a dev-chip sign request legitimately waits for a button.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	go s.sweep(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}
+
+// sweep drops expired sessions and handoff records now and then.
+func (s *Server) sweep(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Store.DeleteExpired(ctx, time.Now()); err != nil {
+				s.log.Warn("sweep expired", "error", err.Error())
+			} else if n > 0 {
+				s.log.Info("swept expired rows", "rows", n)
+			}
+		}
+	}
+}
+
+// Close closes the store.
+func (s *Server) Close() error { return s.Store.Close() }
+
+// HandoffKey reads the app backend's private key (dev and tests only).
+func HandoffKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return handoff.ParsePrivateKeyPEM(b)
+}
