@@ -12,26 +12,42 @@ BIN         := $(CURDIR)/bin
 
 # Packages that build only for the browser; they are tested under Node with
 # Go's own wasm runner.
-JS_PKGS     := ./wasm/... ./chip/...
+JS_PKGS     := ./wasm/... ./chip/... ./bridge/...
 
-.PHONY: all build test test-native test-wasm lint fuzz run bench clean
+.PHONY: all build test test-native test-wasm node chromium lint fuzz run bench clean
 
 all: build
 
-## build: the browser module (and wasm_exec.js from the same Go) into $(OUT)/
+## build: the browser module and wasm_exec.js (from the same Go) into $(OUT)/module,
+## the server into $(BIN), and the page with hashed, precompressed assets into $(OUT)/assets
 build:
-	@mkdir -p $(OUT)
-	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(OUT)/main.wasm ./wasm
-	cp $(WASM_EXEC)/wasm_exec.js $(OUT)/wasm_exec.js
+	@mkdir -p $(OUT)/module $(BIN)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(OUT)/module/main.wasm ./wasm
+	cp $(WASM_EXEC)/wasm_exec.js $(OUT)/module/wasm_exec.js
+	$(GO) build -trimpath -o $(BIN)/mitid-chip ./server/cmd/mitid-chip
+	$(BIN)/mitid-chip assets -out $(OUT)/assets web $(OUT)/module
 
 ## test: every test: native with -race, then the browser packages under GOOS=js
 test: test-native test-wasm
 
-test-native:
-	$(GO) test -race -count=1 ./...
+test-native: build chromium
+	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(GO) test -race -count=1 ./...
 
-test-wasm:
-	@command -v node >/dev/null || { echo "make test: Node.js is needed for GOOS=js tests: apt-get install -y nodejs"; exit 1; }
+# The browser tests drive Debian's Chromium; it is installed here when missing, never
+# downloaded by a test tool.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null || \
+	  { echo "make: could not install Chromium; run as root: apt-get update && apt-get install -y chromium chromium-driver"; exit 1; }; }
+
+node:
+	@command -v node >/dev/null || { \
+	  echo "installing Node.js for the GOOS=js tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null || \
+	  { echo "make: could not install Node.js; run as root: apt-get install -y nodejs"; exit 1; }; }
+
+test-wasm: node
 	PATH="$(WASM_EXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 $(JS_PKGS)
 
 ## lint: gofmt, go vet (native and js/wasm), staticcheck (pinned)
@@ -48,9 +64,9 @@ lint:
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
 
-## run: build everything and start the server in dev mode
+## run: build everything and start the server in dev mode (SQLite in var/, virtual chips)
 run: build
-	@echo "make run: the server does not exist yet; the module was built into $(OUT)/"
+	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(BIN)/mitid-chip serve -dev
 
 clean:
 	rm -rf $(OUT) $(BIN)

@@ -1,0 +1,176 @@
+// Package app is what the browser module does for the page, as plain Go: connect a
+// chip, ask it who it is, have it sign the binding, and name every failure with a
+// stable code. The JS boundary (wasm/main.go) only converts values.
+package app
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"mitidchip/bridge/dom"
+	"mitidchip/bridge/nfc"
+	"mitidchip/chip"
+	"mitidchip/wasm/password"
+	"mitidchip/wasm/session"
+	"mitidchip/wasm/transcript"
+)
+
+// Conn is a connected chip: a link the module can close.
+type Conn interface {
+	chip.Link
+	Close() error
+}
+
+// Connector opens a link of one kind ("bluetooth", "nfc", "virtual"); serial picks a
+// virtual chip.
+type Connector func(ctx context.Context, kind, serial string) (Conn, error)
+
+// Errors of the module's own making.
+var (
+	ErrWrongChip    = errors.New("app: the connected chip is not the one presented")
+	ErrNotConnected = errors.New("app: no chip connected")
+	ErrBadInput     = errors.New("app: malformed input from the page")
+	ErrUnknownKind  = errors.New("app: unknown transport")
+)
+
+// HelloTimeout bounds the hello round trip; SignSlack is what a sign request's
+// context allows beyond the chip's own wait for the answer to travel back.
+const (
+	HelloTimeout = 15 * time.Second
+	SignSlack    = 10 * time.Second
+)
+
+// App holds the one chip connection a page has at a time.
+type App struct {
+	connect Connector
+	rand    io.Reader
+
+	mu    sync.Mutex
+	conn  Conn
+	sess  *session.Session
+	hello chip.Hello
+}
+
+// New returns an App that opens links with connect.
+func New(connect Connector, rand io.Reader) *App {
+	return &App{connect: connect, rand: rand}
+}
+
+// Connect opens a link, asks the chip for its hello, and keeps the link for Sign. It
+// returns the hello and its payload exactly as the chip framed it, for the server.
+func (a *App) Connect(ctx context.Context, kind, serial string) (chip.Hello, []byte, error) {
+	a.Disconnect()
+	conn, err := a.connect(ctx, kind, serial)
+	if err != nil {
+		return chip.Hello{}, nil, err
+	}
+	var id [2]byte
+	if _, err := io.ReadFull(a.rand, id[:]); err != nil {
+		conn.Close()
+		return chip.Hello{}, nil, err
+	}
+	sess := session.New(conn, binary.BigEndian.Uint16(id[:]))
+	hctx, cancel := context.WithTimeout(ctx, HelloTimeout)
+	defer cancel()
+	h, err := sess.Hello(hctx)
+	if err != nil {
+		conn.Close()
+		return chip.Hello{}, nil, err
+	}
+	payload, err := h.Marshal()
+	if err != nil {
+		conn.Close()
+		return chip.Hello{}, nil, err
+	}
+	a.mu.Lock()
+	a.conn, a.sess, a.hello = conn, sess, h
+	a.mu.Unlock()
+	return h, payload, nil
+}
+
+// Sign builds the binding transcript and has the connected chip sign its hash once
+// the button is pressed, waiting up to wait.
+func (a *App) Sign(ctx context.Context, b transcript.Binding, wait time.Duration) ([]byte, error) {
+	a.mu.Lock()
+	sess, h := a.sess, a.hello
+	a.mu.Unlock()
+	if sess == nil {
+		return nil, ErrNotConnected
+	}
+	if b.ChipSerial != h.Serial || string(b.ChipPublicKey) != string(h.PublicKey) {
+		return nil, ErrWrongChip
+	}
+	hash, err := b.Hash()
+	if err != nil {
+		return nil, errors.Join(ErrBadInput, err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, wait+SignSlack)
+	defer cancel()
+	return sess.Sign(sctx, chip.SignRequest{Hash: hash, Wait: wait})
+}
+
+// Disconnect closes the link, if any.
+func (a *App) Disconnect() {
+	a.mu.Lock()
+	conn := a.conn
+	a.conn, a.sess, a.hello = nil, nil, chip.Hello{}
+	a.mu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
+}
+
+// PasswordCheck is what the page shows while a person types.
+type PasswordCheck struct {
+	Reasons  []string
+	Strength int
+}
+
+// CheckPassword runs the password rules and the strength estimate.
+func CheckPassword(pw, userID string) PasswordCheck {
+	rs := password.Check(pw, userID)
+	out := PasswordCheck{Reasons: make([]string, len(rs)), Strength: password.Strength(pw, userID)}
+	for i, r := range rs {
+		out.Reasons[i] = string(r)
+	}
+	return out
+}
+
+// Code names an error with the stable code the page maps to words (docs/module-api.md).
+func Code(err error) string {
+	var chipErr *chip.Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, password.ErrMismatch):
+		return "mismatch"
+	case errors.Is(err, session.ErrNotPressed):
+		return "not_pressed"
+	case errors.Is(err, ErrWrongChip):
+		return "wrong_chip"
+	case errors.Is(err, ErrBadInput), errors.Is(err, ErrUnknownKind), errors.Is(err, ErrNotConnected):
+		return "bad_input"
+	case errors.Is(err, dom.ErrNotFound):
+		return "cancelled"
+	case errors.Is(err, dom.ErrNotAllowed), errors.Is(err, dom.ErrSecurity):
+		return "not_allowed"
+	case errors.Is(err, dom.ErrNotSupported), errors.Is(err, dom.ErrNotReadable):
+		return "not_supported"
+	case errors.Is(err, nfc.ErrRead):
+		return "nfc_read_error"
+	case errors.Is(err, chip.ErrDisconnected), errors.Is(err, dom.ErrNetwork):
+		return "disconnected"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, dom.ErrTimeout), errors.Is(err, dom.ErrAbort):
+		return "timeout"
+	case errors.As(err, &chipErr), errors.Is(err, session.ErrUnexpected), errors.Is(err, chip.ErrMessage),
+		errors.Is(err, chip.ErrChecksum), errors.Is(err, chip.ErrTruncated), errors.Is(err, chip.ErrVersion),
+		errors.Is(err, chip.ErrTrailing), errors.Is(err, chip.ErrUnknownType), errors.Is(err, chip.ErrOversized),
+		errors.Is(err, chip.ErrChunkLost), errors.Is(err, chip.ErrChunkDuplicate), errors.Is(err, chip.ErrChunkMalformed):
+		return "chip_error"
+	}
+	return "internal"
+}
