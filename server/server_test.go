@@ -1,0 +1,157 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mitidchip/server/web"
+)
+
+func testAssets(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "assets")
+	if _, err := web.Build(dir, os.DirFS("web/testdata/page"), os.DirFS("web/testdata/module")); err != nil {
+		t.Fatalf("build test assets: %v", err)
+	}
+	return dir
+}
+
+func testConfig(t *testing.T, dev bool) Config {
+	c := Load(func(k string) string {
+		switch k {
+		case "DATA_DIR":
+			return filepath.Join(t.TempDir(), "var")
+		case "ADDR":
+			return "127.0.0.1:0"
+		case "PUBLIC_ORIGIN":
+			return "http://127.0.0.1:8080"
+		}
+		return ""
+	})
+	c.AssetsDir = testAssets(t)
+	c.Dev = dev
+	return c
+}
+
+func start(t *testing.T, c Config) (*Server, *httptest.Server) {
+	t.Helper()
+	s, err := New(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ts := httptest.NewServer(s.Handler)
+	t.Cleanup(func() { ts.Close(); s.Close() })
+	return s, ts
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestDevModeThenProduction starts the server in dev mode on a fresh data folder (it
+// makes keys, a CA and chips), checks the dev endpoints answer, then starts it on the
+// same folder without -dev and checks every dev endpoint is gone.
+func TestDevModeThenProduction(t *testing.T) {
+	c := testConfig(t, true)
+	s, ts := start(t, c)
+	if !strings.HasPrefix(s.Link, "http://127.0.0.1:8080/#t=") {
+		t.Fatalf("dev link = %q, want the origin with a #t= token", s.Link)
+	}
+	devPaths := []string{"/dev/chips", "/dev/chips/MC-000001", "/dev/link", "/dev/chip.html"}
+	for _, p := range devPaths[:2] {
+		if code, body := get(t, ts.URL+p); code != http.StatusOK {
+			t.Errorf("dev GET %s = %d %q, want 200", p, code, body)
+		}
+	}
+	if code, _ := get(t, ts.URL+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d, want 200", code)
+	}
+	caBefore, err := os.ReadFile(filepath.Join(c.DataDir, "dev", "manufacturer-ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ts.Close()
+
+	// A second dev start reuses the data: same CA, chips already imported.
+	s2, ts2 := start(t, c)
+	caAfter, _ := os.ReadFile(filepath.Join(c.DataDir, "dev", "manufacturer-ca.pem"))
+	if string(caBefore) != string(caAfter) {
+		t.Error("second dev start minted a new CA; want the first one reused")
+	}
+	if s2.Chips == nil {
+		t.Error("second dev start has no virtual chips")
+	}
+	s2.Close()
+	ts2.Close()
+
+	c.Dev = false
+	p, ts3 := start(t, c)
+	if p.Chips != nil || p.Link != "" {
+		t.Error("production server has dev chips or a demo link")
+	}
+	for _, path := range devPaths {
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			req, _ := http.NewRequest(method, ts3.URL+path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("production %s %s = %d, want 404", method, path, resp.StatusCode)
+			}
+		}
+	}
+	for _, press := range []string{"/dev/chips/MC-000001/press", "/dev/chips/MC-000001/frame"} {
+		resp, err := http.Post(ts3.URL+press, "application/octet-stream", strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("production POST %s = %d, want 404", press, resp.StatusCode)
+		}
+	}
+	if code, _ := get(t, ts3.URL+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d, want 200", code)
+	}
+	if code, body := get(t, ts3.URL+"/metrics"); code != http.StatusOK || !strings.Contains(body, "activations_started_total") {
+		t.Errorf("/metrics = %d, want 200 with activations_started_total", code)
+	}
+}
+
+func TestSecureCookieOrigins(t *testing.T) {
+	for _, tc := range []struct {
+		origin  string
+		secure  bool
+		wantErr bool
+	}{
+		{"https://mitid.example", true, false},
+		{"http://127.0.0.1:8080", false, false},
+		{"http://localhost:8080", false, false},
+		{"http://mitid.example", false, true},
+		{"ftp://x", false, true},
+		{"https://mitid.example/path", false, true},
+	} {
+		secure, err := secureCookie(tc.origin)
+		if (err != nil) != tc.wantErr || secure != tc.secure {
+			t.Errorf("secureCookie(%q) = %v, %v; want secure %v, error %v", tc.origin, secure, err, tc.secure, tc.wantErr)
+		}
+	}
+}
