@@ -8,7 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
-		"fmt"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
