@@ -1,0 +1,60 @@
+// The activation API (/api/v1, docs/api.md) and the dev-mode chip list, as calls
+// that resolve to the server's JSON answer or reject with an ApiError.
+
+// ApiError carries the server's stable error code; key is the catalogue key of the
+// message shown for it. "network" is the page's own code for a request that got no
+// answer at all.
+export class ApiError extends Error {
+  constructor(code, status, triesLeft) {
+    super(`api: ${code} (HTTP ${status})`);
+    this.name = 'ApiError';
+    this.code = code;
+    this.key = `error.${code}`;
+    this.status = status;
+    this.triesLeft = triesLeft;
+  }
+}
+
+export function createApi(fetchFn = globalThis.fetch.bind(globalThis)) {
+  async function request(method, path, body) {
+    const init = {
+      method,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: { Accept: 'application/json' },
+    };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetchFn(path, init);
+    } catch {
+      throw new ApiError('network', 0);
+    }
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      // A proxy's HTML error page, or a cut connection: no code to show.
+      if (res.ok) throw new ApiError('internal', res.status);
+    }
+    if (res.ok) return data;
+    const err = data && typeof data.error === 'object' && data.error !== null ? data.error : {};
+    const code = typeof err.code === 'string' && /^[a-z_]+$/.test(err.code) ? err.code : 'internal';
+    const tries = Number.isInteger(err.tries_left) ? err.tries_left : undefined;
+    throw new ApiError(code, res.status, tries);
+  }
+
+  return {
+    redeem: (token) => request('POST', '/api/v1/handoff', { token }),
+    state: () => request('GET', '/api/v1/activation'),
+    passwordParams: () => request('GET', '/api/v1/password/params'),
+    setPassword: (verifier) => request('POST', '/api/v1/password', { verifier }),
+    hello: (hello) => request('POST', '/api/v1/chip/hello', { hello }),
+    code: (code) => request('POST', '/api/v1/chip/code', { code }),
+    signature: (signature) => request('POST', '/api/v1/chip/signature', { signature }),
+    devChips: () => request('GET', '/dev/chips'),
+  };
+}

@@ -1,0 +1,337 @@
+// The activation page: takes the handoff token from the address, asks the server
+// where the activation is, and shows that step; the step modules do the rest.
+//
+// The server publishes every file but the HTML under a content-hashed name only, so a
+// static `import './x.js'` would not resolve. app.js finds its sibling modules, the
+// Go module and the catalogues through the manifest in <meta name="assets">, and the
+// page's <link rel="modulepreload"> tags (rewritten to the same hashed names) fetch
+// the modules in parallel with this one.
+
+// The token must leave the address bar before anything else can read or log it.
+const token = takeToken();
+const manifest = readManifest();
+
+// A new link opened in this same tab changes only the fragment, which loads nothing:
+// start over with it.
+addEventListener('hashchange', () => {
+  if (new URLSearchParams(location.hash.slice(1)).has('t')) location.reload();
+});
+
+function takeToken() {
+  const t = new URLSearchParams(location.hash.slice(1)).get('t');
+  if (t !== null) history.replaceState(history.state, '', location.pathname + location.search);
+  return t || null;
+}
+
+function readManifest() {
+  const meta = document.querySelector('meta[name="assets"]');
+  if (!meta) return {};
+  try {
+    const m = JSON.parse(meta.content);
+    return m !== null && typeof m === 'object' ? m : {};
+  } catch (err) {
+    console.error('app: the asset manifest is not JSON:', err);
+    return {};
+  }
+}
+
+// asset is the URL of a published file by its logical name ("i18n/da.json"); without
+// a manifest (the sources served as they are, in a test) the name is the file.
+function asset(name) {
+  const file = Object.hasOwn(manifest, name) ? manifest[name] : name;
+  return new URL(file, document.baseURI).href;
+}
+
+function storage(kind) {
+  try {
+    return globalThis[kind] ?? null;
+  } catch {
+    return null; // access itself throws when storage is disabled
+  }
+}
+
+const byId = (id) => document.getElementById(id);
+
+// Server or page errors that end the flow on this page: a title, what to do next, and
+// at most one button that works.
+const TERMINAL = {
+  handoff_invalid: { title: 'fatal.handoff_invalid', next: 'next.restart_app' },
+  handoff_expired: { title: 'fatal.handoff_expired', next: 'next.restart_app' },
+  handoff_used: { title: 'fatal.handoff_used', next: 'next.same_tab', resume: true },
+  no_session: { title: 'fatal.no_session', next: 'next.restart_app' },
+  session_expired: { title: 'fatal.session_expired', next: 'next.restart_app' },
+  chip_unknown: { title: 'fatal.chip_unknown', next: 'next.other_chip', retry: 'action.other_chip' },
+  chip_not_attested: { title: 'fatal.chip_not_attested', next: 'next.other_chip', retry: 'action.other_chip' },
+  chip_revoked: { title: 'fatal.chip_revoked', next: 'next.other_chip', retry: 'action.other_chip' },
+  chip_taken: { title: 'fatal.chip_taken', next: 'next.other_chip', retry: 'action.other_chip' },
+  chip_locked: { title: 'fatal.chip_locked', next: 'next.borgerservice' },
+  module_load: { title: 'fatal.module_load', next: 'next.reload', retry: 'action.reload' },
+};
+
+// Where each view sits in the step indicator; views not named here hide it.
+const PROGRESS = { password: 'password', chip: 'connect', connect: 'connect', code: 'code', sign: 'sign', completed: 'done' };
+
+const TRANSPORT_KEY = 'mitid.transport';
+const KINDS = ['nfc', 'bluetooth', 'virtual'];
+
+async function main() {
+  const moduleJS = import(asset('module.js'));
+  // The Go module starts loading at once; steps wait for it only when they need it.
+  const loading = moduleJS.then((m) => m.loadModule(asset));
+  let loaded = null;
+  loading.then((l) => { loaded = l; }, () => {});
+
+  const [{ I18n, storedLanguage, storeLanguage }, { createApi }, moduleMod, ...stepMods] = await Promise.all([
+    import(asset('i18n.js')),
+    import(asset('api.js')),
+    moduleJS,
+    import(asset('step-password.js')),
+    import(asset('step-chip.js')),
+    import(asset('step-code.js')),
+    import(asset('step-sign.js')),
+  ]);
+
+  const api = createApi();
+  const pending = token ? api.redeem(token) : api.state();
+  pending.catch(() => {}); // handled in boot
+
+  const i18n = new I18n(async (lang) => {
+    const res = await fetch(asset(`i18n/${lang}.json`), { credentials: 'same-origin' });
+    if (!res.ok) throw new Error(`i18n: ${lang} catalogue: HTTP ${res.status}`);
+    return res.json();
+  });
+  const local = storage('localStorage');
+  const session = storage('sessionStorage');
+  try {
+    await i18n.use(storedLanguage(local));
+  } catch (err) {
+    console.error(err);
+    await i18n.use('da');
+  }
+
+  const view = createView(i18n);
+  applyLanguage();
+  byId('lang-toggle').addEventListener('click', async () => {
+    const next = i18n.lang === 'da' ? 'en' : 'da';
+    try {
+      await i18n.use(next);
+    } catch (err) {
+      console.error(err);
+      return;
+    }
+    storeLanguage(local, next);
+    applyLanguage();
+  });
+
+  function applyLanguage() {
+    document.documentElement.lang = i18n.lang;
+    // The switch names the other language in that language.
+    byId('lang-toggle').lang = i18n.lang === 'da' ? 'en' : 'da';
+    i18n.apply(document);
+  }
+
+  const flow = {
+    i18n,
+    api,
+    state: null,
+    linked: false, // whether the module holds a link to the chip in this page's life
+    mitid: () => loading.then((l) => l.mitid),
+    mitidNow: () => (loaded ? loaded.mitid : null),
+    derive: async (password, params) => moduleMod.deriveVerifier(asset, (await loading).wasm, password, params),
+    show: view.show,
+    showError: view.showError,
+    clearError: view.clearError,
+    status: view.status,
+    keyOf,
+    fail,
+    render,
+    refresh,
+    transport: {
+      get() {
+        try {
+          const v = JSON.parse(session?.getItem(TRANSPORT_KEY) ?? 'null');
+          return v && KINDS.includes(v.kind) ? v : null;
+        } catch {
+          return null;
+        }
+      },
+      set(v) {
+        try {
+          session?.setItem(TRANSPORT_KEY, JSON.stringify(v));
+        } catch {
+          // Without storage a reload asks for the transport again.
+        }
+      },
+      clear() {
+        try {
+          session?.removeItem(TRANSPORT_KEY);
+        } catch {
+          // nothing stored
+        }
+      },
+    },
+  };
+  const [password, chip, code, sign] = stepMods.map((m) => m.setup(flow));
+
+  let onRetry = null;
+  byId('error-retry').addEventListener('click', () => onRetry?.());
+  byId('resume').addEventListener('click', () => boot(api.state()));
+
+  function keyOf(err) {
+    if (err && typeof err.key === 'string' && i18n.has(err.key)) return err.key;
+    console.error('app: no message for', err);
+    return err && err.key && err.key.startsWith('module.') ? 'module.internal' : 'error.internal';
+  }
+
+  function render(state) {
+    flow.state = state;
+    switch (state && state.step) {
+      case 'password': return password.enter(state);
+      case 'chip': return chip.enter(state);
+      case 'code': return code.enter(state);
+      case 'sign': return sign.enter(state);
+      case 'completed':
+        flow.transport.clear();
+        if (flow.linked) flow.mitidNow()?.disconnect().catch(() => {});
+        flow.linked = false;
+        return view.show('completed');
+      case 'blocked': return view.show('blocked');
+    }
+    console.error('app: unknown step in', state);
+    return terminal('internal', { retry: () => boot(api.state()) });
+  }
+
+  async function refresh() {
+    try {
+      render(await api.state());
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  async function fail(err) {
+    const c = err && typeof err.code === 'string' ? err.code : 'internal';
+    if (c === 'internal' && !err?.key) console.error('app:', err);
+    if (c === 'activation_blocked') return view.show('blocked');
+    if (c === 'already_completed') return refresh();
+    if (c === 'out_of_order') {
+      // Another tab moved the activation on: show where it is now, and say why.
+      await refresh();
+      return view.showError(['error.out_of_order']);
+    }
+    if (Object.hasOwn(TERMINAL, c)) return terminal(c);
+    return view.showError([keyOf(err)]);
+  }
+
+  function terminal(c, { retry } = {}) {
+    const conf = TERMINAL[c] ?? { title: 'fatal.internal', next: 'next.retry' };
+    if (c.startsWith('chip_')) {
+      flow.mitidNow()?.disconnect().catch(() => {});
+      flow.linked = false;
+      flow.transport.clear();
+    }
+    i18n.set(byId('error-title'), i18n.has(`fatal.${c}`) ? `fatal.${c}` : conf.title);
+    i18n.set(byId('error-body'), keyOf({ key: `error.${c}` }));
+    const next = byId('error-next');
+    next.hidden = !conf.next;
+    if (conf.next) i18n.set(next, conf.next);
+    onRetry = retry ?? (conf.retry === 'action.reload' ? () => location.reload() : conf.retry ? refresh : null);
+    const button = byId('error-retry');
+    button.hidden = onRetry === null;
+    i18n.set(button, conf.retry ?? 'action.retry');
+    byId('resume').hidden = !conf.resume;
+    view.show('error');
+    document.body.dataset.error = c;
+    view.alert(`${byId('error-title').textContent} ${byId('error-body').textContent}`);
+  }
+
+  async function boot(request) {
+    try {
+      render(await request);
+    } catch (err) {
+      // Nothing was shown yet: a passing fault ends here with a retry, not inline.
+      if (err?.code === 'network' || err?.code === 'internal' || err?.code === 'rate_limited') {
+        return terminal(err.code, { retry: () => boot(token ? api.redeem(token) : api.state()) });
+      }
+      fail(err);
+    }
+  }
+
+  boot(pending);
+}
+
+// createView shows one step at a time, keeps the step indicator and body[data-step]
+// in line with it, and owns the error area and the two live regions.
+function createView(i18n) {
+  const errorEl = byId('error');
+  const alertRegion = byId('live');
+  const statusRegion = byId('status');
+  const progress = byId('progress');
+
+  function speak(region, text) {
+    // A live region speaks only when its text changes; the trailing no-break space
+    // flips, so the same message twice is spoken twice.
+    const flip = region.dataset.flip === '1' ? '' : '\u00a0';
+    region.dataset.flip = flip ? '1' : '0';
+    region.textContent = text + flip;
+  }
+
+  function clearError() {
+    errorEl.hidden = true;
+    errorEl.replaceChildren();
+  }
+
+  return {
+    clearError,
+    alert: (text) => speak(alertRegion, text),
+    status: (text) => speak(statusRegion, text),
+
+    show(name, { focus = true } = {}) {
+      const section = byId(`step-${name}`);
+      for (const s of document.querySelectorAll('main section[data-view]')) s.hidden = s !== section;
+      document.body.dataset.step = name;
+      if (name !== 'error') delete document.body.dataset.error;
+      const at = PROGRESS[name];
+      progress.hidden = !at;
+      let before = true;
+      for (const li of progress.querySelectorAll('li')) {
+        const current = li.dataset.for === at;
+        if (current) {
+          li.setAttribute('aria-current', 'step');
+          before = false;
+        } else {
+          li.removeAttribute('aria-current');
+        }
+        li.classList.toggle('done', Boolean(at) && before);
+      }
+      clearError();
+      (section.querySelector('.error-slot') ?? section).append(errorEl);
+      if (focus) section.querySelector('h2').focus();
+    },
+
+    // showError puts messages (catalogue keys, or {key, vars}) in the current step's
+    // error area and announces them.
+    showError(items, { list = false } = {}) {
+      const parts = items.map((it) => (typeof it === 'string' ? { key: it } : it));
+      const holder = list ? document.createElement('ul') : errorEl;
+      errorEl.replaceChildren();
+      for (const { key, vars } of parts) {
+        const el = document.createElement(list ? 'li' : 'p');
+        i18n.set(el, key, vars);
+        holder.append(el);
+      }
+      if (list) errorEl.append(holder);
+      errorEl.hidden = false;
+      speak(alertRegion, parts.map(({ key, vars }) => i18n.t(key, vars)).join(' '));
+    },
+  };
+}
+
+main().catch((err) => {
+  // Only a part of the page that did not load gets here, perhaps before any
+  // catalogue: the start step's own Danish text says so.
+  console.error('app: the page could not start:', err);
+  byId('start-waiting').hidden = true;
+  byId('start-failed').hidden = false;
+  document.body.dataset.step = 'start-failed';
+});
