@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"mitidchip/chip"
 	"mitidchip/server/web"
 )
 
@@ -153,5 +156,65 @@ func TestSecureCookieOrigins(t *testing.T) {
 		if (err != nil) != tc.wantErr || secure != tc.secure {
 			t.Errorf("secureCookie(%q) = %v, %v; want secure %v, error %v", tc.origin, secure, err, tc.secure, tc.wantErr)
 		}
+	}
+}
+
+// TestGracefulShutdown: a request in flight when the server is told to stop (here a
+// sign request waiting for the virtual chip's button) still gets its answer.
+func TestGracefulShutdown(t *testing.T) {
+	c := testConfig(t, true)
+	s, err := New(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, "127.0.0.1:0", 10*time.Second, func(a net.Addr) { addr <- a }) }()
+	base := "http://" + (<-addr).String()
+
+	vc := s.Chips.Chip("MC-000001")
+	payload, _ := chip.SignRequest{Wait: 5 * time.Second}.Marshal()
+	req, _ := chip.Frame{Type: chip.TypeSign, RequestID: 1, Payload: payload}.Encode()
+	answer := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(base+"/dev/chips/MC-000001/frame", "application/octet-stream", bytes.NewReader(req))
+		if err != nil {
+			answer <- 0
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		f, err := chip.Decode(body)
+		if err != nil || f.Type != chip.TypeSignature {
+			answer <- -1
+			return
+		}
+		answer <- resp.StatusCode
+	}()
+	for !vc.Waiting() {
+		<-vc.Changed()
+	}
+	stop() // SIGTERM's equivalent: the request above is in flight
+	// Press only once the server has stopped taking new connections.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("server still accepts connections 10s after shutdown began")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a socket state; no event to wait on
+	}
+	vc.Press()
+	if code := <-answer; code != http.StatusOK {
+		t.Fatalf("request in flight at shutdown got %d, want 200 with a signature", code)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after shutdown: %v", err)
 	}
 }
