@@ -68,5 +68,12 @@ fuzz:
 run: build
 	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(BIN)/mitid-chip serve -dev
 
+## bench: in one run, the module's size (raw, gzip, brotli) against a minimal Go module,
+## the page's median time to its password form against the same page with that module,
+## the longest main-thread task of a whole activation and the module's memory after it,
+## in headless Chromium (e2e/bench). Measurements, not assertions: not part of make test.
+bench: chromium
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./e2e/bench/
+
 clean:
 	rm -rf $(OUT) $(BIN)

@@ -122,6 +122,8 @@ async function main() {
     storeLanguage(local, next);
     applyLanguage();
   });
+  // Shown only now: before the catalogues load, a press of it would do nothing.
+  byId('lang-toggle').hidden = false;
 
   function applyLanguage() {
     document.documentElement.lang = i18n.lang;
@@ -172,6 +174,8 @@ async function main() {
     },
   };
   const [password, chip, code, sign] = stepMods.map((m) => m.setup(flow));
+  // A new link is a new activation: forget how an earlier one in this tab connected.
+  if (token) flow.transport.clear();
 
   let onRetry = null;
   byId('error-retry').addEventListener('click', () => onRetry?.());

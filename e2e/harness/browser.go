@@ -64,8 +64,8 @@ type Browser struct {
 // page said. A missing Chromium fails the test: the e2e suite is not optional.
 //
 // The methods that fail the test must run on t's goroutine, so a subtest gets a
-// Browser of its own.
-func New(t *testing.T, opts ...Option) *Browser {
+// Browser of its own. t may be a benchmark's *testing.B (make bench).
+func New(t testing.TB, opts ...Option) *Browser {
 	t.Helper()
 	cfg := config{timeout: DefaultTimeout, width: 412, height: 915, webBluetooth: true}
 	for _, o := range opts {
@@ -118,7 +118,7 @@ func New(t *testing.T, opts ...Option) *Browser {
 	)
 	bg, stopBg := context.WithCancel(tab)
 	deadline := time.Now().Add(cfg.timeout)
-	if d, ok := t.Deadline(); ok && d.Before(deadline) {
+	if d, ok := testDeadline(t); ok && d.Before(deadline) {
 		deadline = d.Add(-5 * time.Second) // leave time for the screenshot and logs
 	}
 	ctx, cancelCtx := context.WithDeadline(tab, deadline)
@@ -150,6 +150,14 @@ func New(t *testing.T, opts ...Option) *Browser {
 	tr.add("chromium started in %v", time.Since(start).Round(time.Millisecond))
 	b.collectConsole()
 	return b
+}
+
+// testDeadline is the test binary's deadline; only a *testing.T knows it.
+func testDeadline(t testing.TB) (time.Time, bool) {
+	if dl, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		return dl.Deadline()
+	}
+	return time.Time{}, false
 }
 
 // Context is the tab's chromedp context. It ends at the test's deadline, so every

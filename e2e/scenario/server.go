@@ -1,0 +1,164 @@
+package scenario
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mitidchip/server"
+	"mitidchip/server/dev"
+	"mitidchip/server/handoff"
+	"mitidchip/server/observe"
+)
+
+// AssetsEnv names the built page the servers serve (make build's build/assets).
+const AssetsEnv = "ASSETS_DIR"
+
+// Server is the real activation server, listening on 127.0.0.1 (a secure context for
+// the browser) at a port of its own, with its SQLite store in the test's temp folder.
+type Server struct {
+	*server.Server
+	Origin string        // http://127.0.0.1:PORT, also the server's PUBLIC_ORIGIN
+	Config server.Config // as the server was assembled
+}
+
+// ServerOption configures Start.
+type ServerOption func(*serverConfig)
+
+type serverConfig struct {
+	production bool
+	assetsDir  string
+}
+
+// Production starts the server without -dev, as it runs for citizens: no virtual
+// chips, no dev link. Its data folder was first set up by a dev start, so the test
+// can still mint activation links with the dev app-backend key (NewLink).
+func Production() ServerOption { return func(c *serverConfig) { c.production = true } }
+
+// Assets serves the built page in dir instead of $ASSETS_DIR.
+func Assets(dir string) ServerOption { return func(c *serverConfig) { c.assetsDir = dir } }
+
+// Start runs the server until t ends. Its log is printed when t fails.
+func Start(t testing.TB, opts ...ServerOption) *Server {
+	t.Helper()
+	cfg := serverConfig{assetsDir: os.Getenv(AssetsEnv)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.assetsDir == "" {
+		t.Fatalf("scenario: no built page: set %s (make build does) or build it in TestMain with BuildAssets", AssetsEnv)
+	}
+	// Listen first: the origin the browser sees must be in the configuration.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("scenario: listen: %v", err)
+	}
+	origin := "http://" + ln.Addr().String()
+	env := map[string]string{
+		"ADDR":          ln.Addr().String(),
+		"DATA_DIR":      t.TempDir(),
+		"PUBLIC_ORIGIN": origin,
+		"ASSETS_DIR":    cfg.assetsDir,
+	}
+	c := server.Load(func(k string) string { return env[k] })
+
+	logs := &tail{max: 64 << 10}
+	log := observe.NewLogger(logs, slog.LevelInfo)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log (tail):\n%s", logs.String())
+		}
+	})
+	ctx := context.Background()
+	if cfg.production {
+		// A dev start writes the keys, the roots and the dev chips' delivery file,
+		// which a production start reads; then the dev server is gone.
+		c.Dev = true
+		s, err := server.New(ctx, c, log, time.Now)
+		if err != nil {
+			ln.Close()
+			t.Fatalf("scenario: set up the data folder: %v", err)
+		}
+		s.Close()
+		c.Dev = false
+	} else {
+		c.Dev = true
+	}
+	s, err := server.New(ctx, c, log, time.Now)
+	if err != nil {
+		ln.Close()
+		t.Fatalf("scenario: start the server (dev %v): %v", c.Dev, err)
+	}
+	srv := &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		// Close, not Shutdown: a dev chip's sign request may still be waiting.
+		srv.Close()
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("scenario: server: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("scenario: close the store: %v", err)
+		}
+	})
+	return &Server{Server: s, Origin: origin, Config: c}
+}
+
+// NewLink mints an activation link for a person, as the MitID app's backend does when
+// it hands the person over to the page.
+func (s *Server) NewLink(t testing.TB, personID, userID string) string {
+	t.Helper()
+	if s.Chips != nil {
+		link, err := s.Chips.Link(s.Origin, personID, userID)
+		if err != nil {
+			t.Fatalf("scenario: activation link for %s: %v", personID, err)
+		}
+		return link
+	}
+	key, err := server.HandoffKey(filepath.Join(s.Config.DataDir, dev.HandoffKeyFile))
+	if err != nil {
+		t.Fatalf("scenario: the app backend's key: %v", err)
+	}
+	c := s.Config
+	tok, _, err := handoff.NewIssuer(key, c.HandoffIssuer, c.HandoffAudience, 10*time.Minute, time.Now, rand.Reader).Issue(personID, userID)
+	if err != nil {
+		t.Fatalf("scenario: activation link for %s: %v", personID, err)
+	}
+	return s.Origin + "/#t=" + tok
+}
+
+// tail keeps the last max bytes of the server's log.
+type tail struct {
+	max int
+	mu  sync.Mutex
+	b   []byte
+}
+
+var _ io.Writer = (*tail)(nil)
+
+func (w *tail) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b = append(w.b, p...)
+	if over := len(w.b) - w.max; over > 0 {
+		w.b = append(w.b[:0:0], w.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (w *tail) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.TrimSpace(string(w.b))
+}
