@@ -14,7 +14,7 @@ BIN         := $(CURDIR)/bin
 # Go's own wasm runner.
 JS_PKGS     := ./wasm/... ./chip/... ./bridge/...
 
-.PHONY: all build test test-native test-wasm node chromium lint fuzz run bench clean
+.PHONY: all build test test-native test-wasm node npm axe chromium lint fuzz run bench screenshots clean
 
 all: build
 
@@ -30,7 +30,7 @@ build:
 ## test: every test: native with -race, then the browser packages under GOOS=js
 test: test-native test-wasm
 
-test-native: build chromium
+test-native: build chromium axe
 	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(GO) test -race -count=1 ./...
 
 # The browser tests drive Debian's Chromium; it is installed here when missing, never
@@ -46,6 +46,24 @@ node:
 	  echo "installing Node.js for the GOOS=js tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null || \
 	  { echo "make: could not install Node.js; run as root: apt-get install -y nodejs"; exit 1; }; }
+
+# Debian's nodejs comes without npm (NodeSource's has it); the accessibility tests
+# need it once, to install axe-core.
+npm: node
+	@command -v npm >/dev/null || { \
+	  echo "installing npm for axe-core"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null || \
+	  { echo "make: could not install npm; run as root: apt-get install -y npm"; exit 1; }; }
+
+## axe: axe-core for the accessibility tests, the version pinned in e2e/axe/package-lock.json
+AXE := e2e/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+
+# Installed again when the pin changes; touched because npm keeps the package's own
+# file times, which are older than the lock.
+$(AXE): e2e/axe/package-lock.json | npm
+	npm ci --prefix e2e/axe --no-audit --no-fund
+	@touch $@
 
 test-wasm: node
 	PATH="$(WASM_EXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 $(JS_PKGS)
@@ -74,6 +92,11 @@ run: build
 ## in headless Chromium (e2e/bench). Measurements, not assertions: not part of make test.
 bench: chromium
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./e2e/bench/
+
+## screenshots: every step at a phone (390×844) and a desktop (1280×800) viewport into
+## docs/screenshots (TestScreenshots; under make test its pictures go to a temporary folder)
+screenshots: build chromium
+	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(GO) test -count=1 -run '^TestScreenshots$$' ./e2e/ -args -screenshots=$(CURDIR)/docs/screenshots
 
 clean:
 	rm -rf $(OUT) $(BIN)

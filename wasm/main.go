@@ -17,6 +17,7 @@ import (
 
 	"mitidchip/bridge/ble"
 	"mitidchip/bridge/devlink"
+	"mitidchip/bridge/dom"
 	"mitidchip/bridge/nfc"
 	"mitidchip/chip"
 	"mitidchip/wasm/app"
@@ -115,7 +116,19 @@ func main() {
 func connect(ctx context.Context, kind, serial string) (app.Conn, error) {
 	switch kind {
 	case "bluetooth":
-		return ble.Connect(ctx)
+		c, err := ble.Connect(ctx)
+		if err != nil {
+			// Chromium rejects with NotFoundError both when the person closes the
+			// chooser and when there is no adapter to show one with; only the
+			// second leaves getAvailability() false.
+			if errors.Is(err, dom.ErrNotFound) {
+				if ok, _ := ble.Available(ctx); !ok {
+					err = errors.Join(app.ErrBluetoothUnavailable, err)
+				}
+			}
+			return nil, err
+		}
+		return c, nil
 	case "nfc":
 		return nfc.Open(ctx)
 	case "virtual":

@@ -179,7 +179,7 @@ var (
 	keyedElement = regexp.MustCompile(`<([a-z0-9]+)\b[^>]*\sdata-i18n="([^"]*)"[^>]*>([^<]*)</([a-z0-9]+)>`)
 	// The same with an element inside, which a change of language would wipe out.
 	keyedParent = regexp.MustCompile(`<[a-z0-9]+\b[^>]*\sdata-i18n="([^"]*)"[^>]*>[^<]*<[a-z]`)
-	space        = regexp.MustCompile(`\s+`)
+	space       = regexp.MustCompile(`\s+`)
 )
 
 // TestHTMLKeys checks every key the HTML names, and that the Danish text the page

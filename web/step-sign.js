@@ -3,15 +3,26 @@
 // to the chip is gone, so the person connects it again first (a click, which Web
 // Bluetooth needs), the same way as before.
 
-// How long the chip waits for its button, in milliseconds.
+// How long the chip waits for its button, in milliseconds. A test may shorten it
+// (sessionStorage "mitid.signWaitMs", 1 to 120 s) to see the "not pressed" path
+// without waiting a minute; it changes nothing the server checks.
 const WAIT_MS = 60000;
+
+function waitMs() {
+  try {
+    const ms = Number(sessionStorage.getItem('mitid.signWaitMs'));
+    return Number.isInteger(ms) && ms >= 1000 && ms <= 120000 ? ms : WAIT_MS;
+  } catch {
+    return WAIT_MS;
+  }
+}
 
 const HINTS = { nfc: 'sign.hint.nfc', bluetooth: 'sign.hint.bluetooth', virtual: 'sign.hint.virtual' };
 
 // Module codes after which the link is gone or the wrong chip is on it.
 const RELINK = new Set(['disconnected', 'wrong_chip', 'cancelled', 'bluetooth_unavailable', 'not_supported']);
 // Codes after which asking the same chip again can work.
-const AGAIN = new Set(['not_pressed', 'timeout', 'chip_error', 'nfc_read_error', 'not_allowed', 'internal', 'bad_input',
+const AGAIN = new Set(['not_pressed', 'timeout', 'chip_error', 'chip_busy', 'nfc_read_error', 'not_allowed', 'internal', 'bad_input',
   'signature_invalid', 'network', 'rate_limited', 'bad_request']);
 
 export function setup(flow) {
@@ -78,7 +89,7 @@ export function setup(flow) {
     panel.hidden = true;
     reconnect.hidden = true;
     setBusy(true, 'sign.waiting');
-    mitid.sign(binding, WAIT_MS)
+    mitid.sign(binding, waitMs())
       .then((out) => {
         setBusy(true, 'sign.saving');
         return api.signature(out.signature);

@@ -29,16 +29,26 @@ type Conn interface {
 // virtual chip.
 type Connector func(ctx context.Context, kind, serial string) (Conn, error)
 
+// Reconnector is a Conn that can connect again to the chip the person chose before,
+// without asking them to choose it again: a Web Bluetooth device's GATT server.
+type Reconnector interface {
+	Reconnect(ctx context.Context) error
+}
+
 // Errors of the module's own making.
 var (
 	ErrWrongChip    = errors.New("app: the connected chip is not the one presented")
 	ErrNotConnected = errors.New("app: no chip connected")
 	ErrBadInput     = errors.New("app: malformed input from the page")
 	ErrUnknownKind  = errors.New("app: unknown transport")
+	// ErrBluetoothUnavailable: the browser has Web Bluetooth but no adapter to use,
+	// so no chooser was shown; the person did not cancel anything.
+	ErrBluetoothUnavailable = errors.New("app: no Bluetooth adapter available")
 )
 
-// HelloTimeout bounds the hello round trip; SignSlack is what a sign request's
-// context allows beyond the chip's own wait for the answer to travel back.
+// HelloTimeout bounds the hello round trip, and a reconnect; SignSlack is what a
+// sign request's context allows beyond the chip's own wait for the answer to travel
+// back.
 const (
 	HelloTimeout = 15 * time.Second
 	SignSlack    = 10 * time.Second
@@ -51,8 +61,13 @@ type App struct {
 
 	mu    sync.Mutex
 	conn  Conn
+	kind  string
 	sess  *session.Session
 	hello chip.Hello
+	// dropped is a link that went down mid-exchange, kept so that the next Connect
+	// of the same kind reconnects the chip the person chose instead of asking again.
+	dropped     Conn
+	droppedKind string
 }
 
 // New returns an App that opens links with connect.
@@ -62,11 +77,32 @@ func New(connect Connector, rand io.Reader) *App {
 
 // Connect opens a link, asks the chip for its hello, and keeps the link for Sign. It
 // returns the hello and its payload exactly as the chip framed it, for the server.
+// After a link of the same kind dropped, it reconnects that chip instead; if that
+// fails, the link is forgotten and the next Connect opens a new one.
 func (a *App) Connect(ctx context.Context, kind, serial string) (chip.Hello, []byte, error) {
+	a.mu.Lock()
+	dropped, droppedKind := a.dropped, a.droppedKind
+	a.dropped = nil
+	a.mu.Unlock()
 	a.Disconnect()
-	conn, err := a.connect(ctx, kind, serial)
-	if err != nil {
-		return chip.Hello{}, nil, err
+	var conn Conn
+	if r, ok := dropped.(Reconnector); ok && droppedKind == kind {
+		rctx, cancel := context.WithTimeout(ctx, HelloTimeout)
+		err := r.Reconnect(rctx)
+		cancel()
+		if err != nil {
+			dropped.Close()
+			return chip.Hello{}, nil, err
+		}
+		conn = dropped
+	} else {
+		if dropped != nil {
+			dropped.Close()
+		}
+		var err error
+		if conn, err = a.connect(ctx, kind, serial); err != nil {
+			return chip.Hello{}, nil, err
+		}
 	}
 	var id [2]byte
 	if _, err := io.ReadFull(a.rand, id[:]); err != nil {
@@ -78,7 +114,7 @@ func (a *App) Connect(ctx context.Context, kind, serial string) (chip.Hello, []b
 	defer cancel()
 	h, err := sess.Hello(hctx)
 	if err != nil {
-		conn.Close()
+		a.drop(conn, kind, err)
 		return chip.Hello{}, nil, err
 	}
 	payload, err := h.Marshal()
@@ -87,16 +123,32 @@ func (a *App) Connect(ctx context.Context, kind, serial string) (chip.Hello, []b
 		return chip.Hello{}, nil, err
 	}
 	a.mu.Lock()
-	a.conn, a.sess, a.hello = conn, sess, h
+	a.conn, a.kind, a.sess, a.hello = conn, kind, sess, h
 	a.mu.Unlock()
 	return h, payload, nil
+}
+
+// drop handles a link whose exchange failed with err: one that went down and can
+// reconnect is kept for the next Connect, any other is closed.
+func (a *App) drop(conn Conn, kind string, err error) {
+	if _, ok := conn.(Reconnector); !ok || !errors.Is(err, chip.ErrDisconnected) {
+		conn.Close()
+		return
+	}
+	a.mu.Lock()
+	old := a.dropped
+	a.dropped, a.droppedKind = conn, kind
+	a.mu.Unlock()
+	if old != nil && old != conn {
+		old.Close()
+	}
 }
 
 // Sign builds the binding transcript and has the connected chip sign its hash once
 // the button is pressed, waiting up to wait.
 func (a *App) Sign(ctx context.Context, b transcript.Binding, wait time.Duration) ([]byte, error) {
 	a.mu.Lock()
-	sess, h := a.sess, a.hello
+	conn, kind, sess, h := a.conn, a.kind, a.sess, a.hello
 	a.mu.Unlock()
 	if sess == nil {
 		return nil, ErrNotConnected
@@ -110,17 +162,35 @@ func (a *App) Sign(ctx context.Context, b transcript.Binding, wait time.Duration
 	}
 	sctx, cancel := context.WithTimeout(ctx, wait+SignSlack)
 	defer cancel()
-	return sess.Sign(sctx, chip.SignRequest{Hash: hash, Wait: wait})
+	sig, err := sess.Sign(sctx, chip.SignRequest{Hash: hash, Wait: wait})
+	if errors.Is(err, chip.ErrDisconnected) {
+		if _, ok := conn.(Reconnector); ok {
+			a.mu.Lock()
+			mine := a.conn == conn
+			if mine {
+				a.conn, a.kind, a.sess, a.hello = nil, "", nil, chip.Hello{}
+			}
+			a.mu.Unlock()
+			if mine {
+				a.drop(conn, kind, err)
+			}
+		}
+	}
+	return sig, err
 }
 
-// Disconnect closes the link, if any.
+// Disconnect closes the link, and a dropped one kept for reconnecting, if any.
 func (a *App) Disconnect() {
 	a.mu.Lock()
-	conn := a.conn
-	a.conn, a.sess, a.hello = nil, nil, chip.Hello{}
+	conn, dropped := a.conn, a.dropped
+	a.conn, a.kind, a.sess, a.hello = nil, "", nil, chip.Hello{}
+	a.dropped, a.droppedKind = nil, ""
 	a.mu.Unlock()
 	if conn != nil {
 		conn.Close()
+	}
+	if dropped != nil && dropped != conn {
+		dropped.Close()
 	}
 }
 
@@ -154,6 +224,8 @@ func Code(err error) string {
 		return "wrong_chip"
 	case errors.Is(err, ErrBadInput), errors.Is(err, ErrUnknownKind), errors.Is(err, ErrNotConnected):
 		return "bad_input"
+	case errors.Is(err, ErrBluetoothUnavailable): // before NotFoundError, which it carries
+		return "bluetooth_unavailable"
 	case errors.Is(err, dom.ErrNotFound):
 		return "cancelled"
 	case errors.Is(err, dom.ErrNotAllowed), errors.Is(err, dom.ErrSecurity):
@@ -166,6 +238,8 @@ func Code(err error) string {
 		return "disconnected"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, dom.ErrTimeout), errors.Is(err, dom.ErrAbort):
 		return "timeout"
+	case errors.As(err, &chipErr) && chipErr.Code == chip.CodeBusy:
+		return "chip_busy"
 	case errors.As(err, &chipErr), errors.Is(err, session.ErrUnexpected), errors.Is(err, chip.ErrMessage),
 		errors.Is(err, chip.ErrChecksum), errors.Is(err, chip.ErrTruncated), errors.Is(err, chip.ErrVersion),
 		errors.Is(err, chip.ErrTrailing), errors.Is(err, chip.ErrUnknownType), errors.Is(err, chip.ErrOversized),

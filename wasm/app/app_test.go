@@ -126,6 +126,7 @@ func TestCode(t *testing.T) {
 		{password.ErrMismatch, "mismatch"},
 		{fmt.Errorf("x: %w", session.ErrNotPressed), "not_pressed"},
 		{&dom.Error{Name: "NotFoundError"}, "cancelled"},
+		{fmt.Errorf("x: %w", errors.Join(ErrBluetoothUnavailable, &dom.Error{Name: "NotFoundError"})), "bluetooth_unavailable"},
 		{&dom.Error{Name: "NotAllowedError"}, "not_allowed"},
 		{&dom.Error{Name: "SecurityError"}, "not_allowed"},
 		{&dom.Error{Name: "NotSupportedError"}, "not_supported"},
@@ -133,7 +134,8 @@ func TestCode(t *testing.T) {
 		{fmt.Errorf("ble: %w", chip.ErrDisconnected), "disconnected"},
 		{nfc.ErrRead, "nfc_read_error"},
 		{context.DeadlineExceeded, "timeout"},
-		{&chip.Error{Code: chip.CodeBusy}, "chip_error"},
+		{fmt.Errorf("session: %w", &chip.Error{Code: chip.CodeBusy}), "chip_busy"},
+		{&chip.Error{Code: chip.CodeBadRequest}, "chip_error"},
 		{chip.ErrChunkLost, "chip_error"},
 		{session.ErrUnexpected, "chip_error"},
 		{ErrWrongChip, "wrong_chip"},
@@ -152,5 +154,101 @@ func TestCheckPassword(t *testing.T) {
 	}
 	if c := CheckPassword("Blå hest løber 7 gange!", "demo.borger"); len(c.Reasons) != 0 || c.Strength == 0 {
 		t.Errorf("CheckPassword(good) = %+v, want no reasons and strength > 0", c)
+	}
+}
+
+// reconnConn is a link that can drop and reconnect, as a Web Bluetooth chip does.
+type reconnConn struct {
+	conn
+	down       bool
+	reconnects int
+	fail       error // what Reconnect answers
+}
+
+func (c *reconnConn) RoundTrip(ctx context.Context, b []byte) ([]byte, error) {
+	if c.down {
+		return nil, fmt.Errorf("test link: %w", chip.ErrDisconnected)
+	}
+	return c.Link.RoundTrip(ctx, b)
+}
+
+func (c *reconnConn) Reconnect(context.Context) error {
+	c.reconnects++
+	if c.fail != nil {
+		return c.fail
+	}
+	c.down = false
+	return nil
+}
+
+// A link that drops is reconnected by the next Connect of its kind, without the
+// connector (no second chooser); a failed reconnect forgets it, and the Connect
+// after opens a new link; a Connect of another kind closes it.
+func TestConnectReconnectsDroppedLink(t *testing.T) {
+	vc := newChip(t)
+	var opened []*reconnConn
+	openDown := false // the next link opened drops at once
+	a := New(func(context.Context, string, string) (Conn, error) {
+		c := &reconnConn{conn: conn{Link: vc.Link()}, down: openDown}
+		openDown = false
+		opened = append(opened, c)
+		return c, nil
+	}, rand.Reader)
+	h, _, err := a.Connect(context.Background(), "bluetooth", "")
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	b := transcript.Binding{
+		ActivationID: "act-1", UserID: "person-1", ChipSerial: h.Serial, ChipPublicKey: h.PublicKey,
+		PasswordVerifier: make([]byte, 32), Nonce: make([]byte, 32),
+	}
+
+	// Dropped while signing: the next Connect reconnects the same link.
+	opened[0].down = true
+	if _, err := a.Sign(context.Background(), b, time.Second); Code(err) != "disconnected" {
+		t.Fatalf("Sign over a dropped link = %v (code %q), want disconnected", err, Code(err))
+	}
+	if _, _, err := a.Connect(context.Background(), "bluetooth", ""); err != nil {
+		t.Fatalf("Connect after the drop: %v", err)
+	}
+	if len(opened) != 1 || opened[0].reconnects != 1 || opened[0].closed {
+		t.Fatalf("Connect after a drop: expected the link reconnected once and open, got %d links opened, %d reconnects, closed %v", len(opened), opened[0].reconnects, opened[0].closed)
+	}
+
+	// A new link dropped at the hello, and its reconnect fails: the error, then a
+	// new link.
+	a.Disconnect()
+	openDown = true
+	if _, _, err := a.Connect(context.Background(), "bluetooth", ""); Code(err) != "disconnected" {
+		t.Fatalf("Connect over a link that drops = %v (code %q), want disconnected", err, Code(err))
+	}
+	if opened[1].closed {
+		t.Fatal("a link that dropped at the hello was closed, not kept to reconnect")
+	}
+	opened[1].fail = fmt.Errorf("test: %w", &dom.Error{Name: "NetworkError"})
+	if _, _, err := a.Connect(context.Background(), "bluetooth", ""); Code(err) != "disconnected" {
+		t.Fatalf("Connect with a failing reconnect = %v (code %q), want disconnected", err, Code(err))
+	}
+	if !opened[1].closed || opened[1].reconnects != 1 {
+		t.Fatalf("a link that failed to reconnect: expected closed after 1 reconnect, got closed %v after %d", opened[1].closed, opened[1].reconnects)
+	}
+	if _, _, err := a.Connect(context.Background(), "bluetooth", ""); err != nil || len(opened) != 3 {
+		t.Fatalf("Connect after a failed reconnect: %v with %d links opened, want a third link", err, len(opened))
+	}
+
+	// Dropped, then another kind: the dropped link is closed, not reconnected.
+	opened[2].down = true
+	if _, err := a.Sign(context.Background(), b, time.Second); Code(err) != "disconnected" {
+		t.Fatalf("Sign over a dropped link = %v (code %q), want disconnected", err, Code(err))
+	}
+	if _, _, err := a.Connect(context.Background(), "nfc", ""); err != nil {
+		t.Fatalf("Connect by NFC: %v", err)
+	}
+	if !opened[2].closed || opened[2].reconnects != 0 || len(opened) != 4 {
+		t.Fatalf("Connect of another kind: expected the dropped link closed and a new one, got closed %v, %d reconnects, %d links", opened[2].closed, opened[2].reconnects, len(opened))
+	}
+	a.Disconnect()
+	if !opened[3].closed {
+		t.Fatal("Disconnect left the link open")
 	}
 }
