@@ -139,7 +139,7 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, log 
 	metrics := observe.NewMetrics(api.ErrorCodes...)
 	a, err := api.New(api.Config{
 		Store: st, Registry: reg, Handoff: handoff.NewVerifier(pub, c.HandoffIssuer, c.HandoffAudience, now),
-		Metrics: metrics, Log: log, Now: now, Rand: rand.Reader, KDF: kdf.DefaultParams(),
+		Metrics: metrics, Now: now, Rand: rand.Reader, KDF: kdf.DefaultParams(),
 		Origin: c.Origin, SecureCookie: secure,
 	})
 	if err != nil {

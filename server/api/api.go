@@ -35,14 +35,14 @@ const (
 	cookieSize    = 32
 )
 
-// Config is what the API needs. Now and Rand are injected so tests pin time and
+// Config is what the API needs; its log lines go to the request's logger (observe.Logger),
+// so wrap it in observe.AccessLog. Now and Rand are injected so tests pin time and
 // randomness.
 type Config struct {
 	Store    store.Store
 	Registry *registry.Registry
 	Handoff  *handoff.Verifier
 	Metrics  *observe.Metrics
-	Log      *slog.Logger
 	Now      func() time.Time
 	Rand     io.Reader
 	KDF      kdf.Params
@@ -66,7 +66,7 @@ type API struct {
 
 // New checks cfg and returns the API.
 func New(cfg Config) (*API, error) {
-	if cfg.Store == nil || cfg.Registry == nil || cfg.Handoff == nil || cfg.Metrics == nil || cfg.Log == nil || cfg.Now == nil || cfg.Rand == nil {
+	if cfg.Store == nil || cfg.Registry == nil || cfg.Handoff == nil || cfg.Metrics == nil || cfg.Now == nil || cfg.Rand == nil {
 		return nil, errors.New("api: config needs Store, Registry, Handoff, Metrics, Log, Now and Rand")
 	}
 	if err := cfg.KDF.Validate(); err != nil {

@@ -168,7 +168,6 @@ func newFixture(t testing.TB, edit func(*api.Config)) *fixture {
 		Registry: f.reg,
 		Handoff:  handoff.NewVerifier(pub, issuerName, audience, f.clock.Now),
 		Metrics:  observe.NewMetrics(),
-		Log:      observe.NewLogger(f.logs, slog.LevelDebug),
 		Now:      f.clock.Now,
 		Rand:     rand.Reader,
 		KDF:      testKDF,
@@ -183,8 +182,10 @@ func newFixture(t testing.TB, edit func(*api.Config)) *fixture {
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
-	f.handler = mux
-	f.srv = httptest.NewServer(mux)
+	// As in the server: the access log gives handlers their logger, so refusal lines
+	// land in f.logs too and the secret checks read them.
+	f.handler = observe.AccessLog(observe.NewLogger(f.logs, slog.LevelDebug), mux)
+	f.srv = httptest.NewServer(f.handler)
 	t.Cleanup(f.srv.Close)
 	return f
 }

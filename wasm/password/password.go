@@ -74,7 +74,7 @@ func Check(pw, userID string) []Reason {
 	if id := userid.Normalize(userID); id != "" && strings.Contains(lower, id) {
 		reasons = append(reasons, ContainsUserID)
 	}
-	if hasTenDigits(pw) {
+	if userid.HasTenDigits(pw) {
 		reasons = append(reasons, TenDigits)
 	}
 	for _, w := range forbiddenWords {
@@ -104,23 +104,6 @@ func hasControl(s string) bool {
 	for _, r := range s {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return true
-		}
-	}
-	return false
-}
-
-// hasTenDigits reports whether s holds 10 ASCII digits in a row, the shape of a
-// CPR number. Only ASCII digits are counted because CPR numbers are written so.
-func hasTenDigits(s string) bool {
-	run := 0
-	for i := 0; i < len(s); i++ {
-		if '0' <= s[i] && s[i] <= '9' {
-			run++
-			if run >= 10 {
-				return true
-			}
-		} else {
-			run = 0
 		}
 	}
 	return false

@@ -53,7 +53,7 @@ func Check(id string) []Reason {
 			break
 		}
 	}
-	if hasTenDigits(id) {
+	if HasTenDigits(id) {
 		reasons = append(reasons, TenDigits)
 	}
 	if strings.HasPrefix(id, " ") || strings.HasSuffix(id, " ") {
@@ -86,9 +86,10 @@ func allowed(r rune) bool {
 	return false
 }
 
-// hasTenDigits reports whether s holds 10 ASCII digits in a row, the shape of a
-// CPR number. Only ASCII digits are counted because CPR numbers are written so.
-func hasTenDigits(s string) bool {
+// HasTenDigits reports whether s holds 10 ASCII digits in a row, the shape of a
+// CPR number. Only ASCII digits are counted because CPR numbers are written so. The
+// password rules use it too.
+func HasTenDigits(s string) bool {
 	run := 0
 	for i := 0; i < len(s); i++ {
 		if '0' <= s[i] && s[i] <= '9' {
