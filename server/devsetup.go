@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"mitidchip/chip/manufacturer"
@@ -50,7 +49,7 @@ func devSetup(c Config, now func() time.Time) ([]manufacturer.Chip, *handoff.Iss
 		return nil, nil, err
 	}
 	if !bytes.Contains(roots, files.RootsPEM) {
-		if err := writeFile(c.RootsFile, append(roots, files.RootsPEM...)); err != nil {
+		if err := dev.WriteFile(c.RootsFile, append(roots, files.RootsPEM...)); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -77,18 +76,5 @@ func writeIfAbsent(path string, b []byte) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	return writeFile(path, b)
-}
-
-// writeFile writes b to path through a temporary file, so a crash leaves the old
-// file or the new one, never half of one.
-func writeFile(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return dev.WriteFile(path, b)
 }

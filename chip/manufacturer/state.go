@@ -20,8 +20,12 @@ func (ca *CA) EncodePEM() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manufacturer: CA key: %w", err)
 	}
-	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
-	return append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})...), nil
+	return append(ca.CertPEM(), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})...), nil
+}
+
+// CertPEM returns the CA certificate alone, as PEM: what a server trusts as a root.
+func (ca *CA) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
 }
 
 // ParseCA reads what EncodePEM wrote.

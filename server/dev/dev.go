@@ -63,7 +63,7 @@ func EnsureHandoffKey(dataDir string, rand io.Reader) (ed25519.PrivateKey, error
 	if err != nil {
 		return nil, err
 	}
-	return priv, writeSecret(path, b)
+	return priv, WriteFile(path, b)
 }
 
 // EnsureChips returns the demo chips, minting a CA and a batch on first use.
@@ -81,7 +81,7 @@ func EnsureChips(dataDir string, rand io.Reader, now time.Time) ([]manufacturer.
 		}
 		defer f.Close()
 		chips, err := manufacturer.ReadChips(f)
-		files.RootsPEM = pemCert(ca)
+		files.RootsPEM = ca.CertPEM()
 		return chips, files, err
 	}
 	ca, err := manufacturer.NewCA(Manufacturer, rand, now)
@@ -108,24 +108,17 @@ func EnsureChips(dataDir string, rand io.Reader, now time.Time) ([]manufacturer.
 		path string
 		b    []byte
 	}{{chipsPath, chipsJSON.Bytes()}, {files.DeliveryPath, delivery.Bytes()}, {caPath, caPEM}} {
-		if err := writeSecret(f.path, f.b); err != nil {
+		if err := WriteFile(f.path, f.b); err != nil {
 			return nil, files, err
 		}
 	}
-	files.RootsPEM = pemCert(ca)
+	files.RootsPEM = ca.CertPEM()
 	return chips, files, nil
 }
 
-func pemCert(ca *manufacturer.CA) []byte {
-	b, _ := ca.EncodePEM()
-	// EncodePEM writes the certificate first; keep only that block.
-	if i := bytes.Index(b, []byte("-----BEGIN PRIVATE KEY")); i > 0 {
-		return b[:i]
-	}
-	return b
-}
-
-func writeSecret(path string, b []byte) error {
+// WriteFile writes b to path (mode 0600, folders 0700) through a temporary file, so
+// a crash leaves the old file or the new one, never half of one.
+func WriteFile(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}

@@ -23,8 +23,7 @@ func env(t *testing.T) (func(string) string, *manufacturer.CA, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caPEM, _ := ca.EncodePEM()
-	cert := caPEM[:bytes.Index(caPEM, []byte("-----BEGIN PRIVATE KEY"))]
+	cert := ca.CertPEM()
 	key, _ := seal.GenerateKey(rand.Reader)
 	pub, priv, _ := handoff.GenerateKey(rand.Reader)
 	pubPEM, _ := handoff.EncodePublicKeyPEM(pub)
