@@ -12,19 +12,20 @@ BIN         := $(CURDIR)/bin
 
 # Packages that build only for the browser; they are tested under Node with
 # Go's own wasm runner.
-JS_PKGS     := ./wasm/... ./chip/... ./bridge/...
+JS_PKGS     := ./wasm/... ./credential/... ./chip/... ./bridge/...
 
 .PHONY: all build test test-native test-wasm node npm axe chromium lint fuzz run bench screenshots clean
 
 all: build
 
 ## build: the browser module and wasm_exec.js (from the same Go) into $(OUT)/module,
-## the server into $(BIN), and the page with hashed, precompressed assets into $(OUT)/assets
+## the server into $(BIN) (mitid-chip for production, mitid-chip-dev with dev mode), and the page with hashed, precompressed assets into $(OUT)/assets
 build:
 	@mkdir -p $(OUT)/module $(BIN)
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(OUT)/module/main.wasm ./wasm
 	cp $(WASM_EXEC)/wasm_exec.js $(OUT)/module/wasm_exec.js
 	$(GO) build -trimpath -o $(BIN)/mitid-chip ./server/cmd/mitid-chip
+	$(GO) build -trimpath -o $(BIN)/mitid-chip-dev ./server/cmd/mitid-chip-dev
 	$(BIN)/mitid-chip assets -out $(OUT)/assets web $(OUT)/module
 
 ## test: every test: native with -race, then the browser packages under GOOS=js
@@ -84,7 +85,7 @@ fuzz:
 
 ## run: build everything and start the server in dev mode (SQLite in var/, virtual chips)
 run: build
-	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(BIN)/mitid-chip serve -dev
+	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(BIN)/mitid-chip-dev serve -dev
 
 ## bench: in one run, the module's size (raw, gzip, brotli) against a minimal Go module,
 ## the page's median time to its password form against the same page with that module,

@@ -8,11 +8,11 @@ import (
 
 	"mitidchip/chip"
 	"mitidchip/chip/virtual"
+	"mitidchip/credential/kdf"
 	"mitidchip/e2e/harness"
 	"mitidchip/e2e/scenario"
 	"mitidchip/server/dev"
 	"mitidchip/server/store"
-	"mitidchip/wasm/kdf"
 )
 
 // The whole activation over Web Bluetooth (Chromium's BluetoothEmulation, the chip

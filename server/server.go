@@ -18,16 +18,15 @@ import (
 	"strings"
 	"time"
 
-	"mitidchip/chip/manufacturer"
+	"mitidchip/credential/kdf"
+	"mitidchip/server/activation"
 	"mitidchip/server/api"
-	"mitidchip/server/dev"
 	"mitidchip/server/handoff"
 	"mitidchip/server/observe"
 	"mitidchip/server/registry"
 	"mitidchip/server/seal"
 	"mitidchip/server/store"
 	"mitidchip/server/web"
-	"mitidchip/wasm/kdf"
 )
 
 // Config is the server's configuration; Load fills it from the environment.
@@ -36,7 +35,10 @@ type Config struct {
 	DataDir   string // DATA_DIR: database, keys, dev chips
 	Origin    string // PUBLIC_ORIGIN: the page's origin as browsers see it
 	AssetsDir string // ASSETS_DIR: the built page (make build)
-	Dev       bool   // -dev: demo data and the virtual chips
+	// Dev is dev mode (serve -dev): demo keys, demo chips and the virtual-chip
+	// endpoints, supplied by server/dev. Nil in production; the production command
+	// does not link it.
+	Dev Dev
 
 	HandoffIssuer    string // HANDOFF_ISSUER: the app backend's name in its tokens
 	HandoffAudience  string // HANDOFF_AUDIENCE: this service's name in the tokens
@@ -85,12 +87,33 @@ func secureCookie(origin string) (bool, error) {
 	return false, fmt.Errorf("server: PUBLIC_ORIGIN %q must be https (plain http only on loopback)", origin)
 }
 
+// Dev is what dev mode adds to the server. Its only implementation is server/dev,
+// which the production command does not link.
+type Dev interface {
+	// Prepare creates, once, what dev mode needs in the data folder (keys, a
+	// manufacturer CA trusted as a root, demo chips) before the store opens.
+	Prepare(c Config, now func() time.Time) error
+	// Mount imports the demo chips through reg, adds the dev endpoints and pages to
+	// mux (page serves the built page), and returns an activation link for the demo
+	// person.
+	Mount(ctx context.Context, m DevMount) (link string, err error)
+}
+
+// DevMount is what Dev.Mount gets to work with.
+type DevMount struct {
+	Config   Config
+	Registry *registry.Registry
+	Mux      *http.ServeMux
+	Page     http.Handler
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
 // Server is an assembled server, ready to listen.
 type Server struct {
 	Handler http.Handler
 	Store   *store.SQLite
-	Chips   *dev.Chips // nil outside dev mode
-	Link    string     // dev mode: a fresh activation link for the demo person
+	Link    string // dev mode: a fresh activation link for the demo person
 	log     *slog.Logger
 }
 
@@ -103,11 +126,8 @@ func New(ctx context.Context, c Config, log *slog.Logger, now func() time.Time) 
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	var chips []manufacturer.Chip
-	var devIssuer *handoff.Issuer
-	if c.Dev {
-		chips, devIssuer, err = devSetup(c, now)
-		if err != nil {
+	if c.Dev != nil {
+		if err := c.Dev.Prepare(c, now); err != nil {
 			return nil, fmt.Errorf("server: dev setup: %w", err)
 		}
 	}
@@ -115,7 +135,7 @@ func New(ctx context.Context, c Config, log *slog.Logger, now func() time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	s, err := assemble(ctx, c, st, secure, log, now, chips, devIssuer)
+	s, err := assemble(ctx, c, st, secure, log, now)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -123,7 +143,7 @@ func New(ctx context.Context, c Config, log *slog.Logger, now func() time.Time) 
 	return s, nil
 }
 
-func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, log *slog.Logger, now func() time.Time, chips []manufacturer.Chip, devIssuer *handoff.Issuer) (*Server, error) {
+func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, log *slog.Logger, now func() time.Time) (*Server, error) {
 	reg, err := c.Registry(st)
 	if err != nil {
 		return nil, err
@@ -137,10 +157,15 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, log 
 		return nil, err
 	}
 	metrics := observe.NewMetrics(api.ErrorCodes...)
+	ceremony, err := activation.New(activation.Config{
+		Store: st, Registry: reg, Now: now, Rand: rand.Reader, KDF: kdf.DefaultParams(),
+	})
+	if err != nil {
+		return nil, err
+	}
 	a, err := api.New(api.Config{
-		Store: st, Registry: reg, Handoff: handoff.NewVerifier(pub, c.HandoffIssuer, c.HandoffAudience, now),
-		Metrics: metrics, Now: now, Rand: rand.Reader, KDF: kdf.DefaultParams(),
-		Origin: c.Origin, SecureCookie: secure,
+		Ceremony: ceremony, Handoff: handoff.NewVerifier(pub, c.HandoffIssuer, c.HandoffAudience, now),
+		Metrics: metrics, Now: now, Origin: c.Origin, SecureCookie: secure,
 	})
 	if err != nil {
 		return nil, err
@@ -155,22 +180,15 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, log 
 	mux.Handle("GET /readyz", observe.Readyz(st.Ping))
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("/", page)
-	// The dev pages are part of the built page but exist only in dev mode.
-	mux.Handle("/dev/", http.NotFoundHandler())
 	s := &Server{Store: st, log: log}
-	if c.Dev {
-		if err := importFile(ctx, reg, filepath.Join(c.DataDir, dev.DeliveryFile), now(), log); err != nil {
-			return nil, err
-		}
-		s.Chips, err = dev.NewChips(chips, devIssuer, now)
+	if c.Dev != nil {
+		s.Link, err = c.Dev.Mount(ctx, DevMount{Config: c, Registry: reg, Mux: mux, Page: page, Log: log, Now: now})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("server: dev mode: %w", err)
 		}
-		s.Chips.Register(mux, c.Origin)
-		mux.Handle("GET /dev/{file...}", page)
-		if s.Link, err = s.Chips.Link(c.Origin, dev.DemoPerson, dev.DemoUserID); err != nil {
-			return nil, err
-		}
+	} else {
+		// The dev pages are part of the built page but exist only in dev mode.
+		mux.Handle("/dev/", http.NotFoundHandler())
 	}
 	s.Handler = web.SecurityHeaders(metrics.Instrument(observe.AccessLog(log, mux)))
 	return s, nil

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"mitidchip/chip"
+	"mitidchip/server"
+	"mitidchip/server/dev"
 	"mitidchip/server/web"
 )
 
@@ -27,8 +29,8 @@ func testAssets(t *testing.T) string {
 	return dir
 }
 
-func testConfig(t *testing.T, dev bool) Config {
-	c := Load(func(k string) string {
+func testConfig(t *testing.T, devMode bool) server.Config {
+	c := server.Load(func(k string) string {
 		switch k {
 		case "DATA_DIR":
 			return filepath.Join(t.TempDir(), "var")
@@ -40,13 +42,15 @@ func testConfig(t *testing.T, dev bool) Config {
 		return ""
 	})
 	c.AssetsDir = testAssets(t)
-	c.Dev = dev
+	if devMode {
+		c.Dev = dev.New()
+	}
 	return c
 }
 
-func start(t *testing.T, c Config) (*Server, *httptest.Server) {
+func start(t *testing.T, c server.Config) (*server.Server, *httptest.Server) {
 	t.Helper()
-	s, err := New(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	s, err := server.New(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -97,15 +101,15 @@ func TestDevModeThenProduction(t *testing.T) {
 	if string(caBefore) != string(caAfter) {
 		t.Error("second dev start minted a new CA; want the first one reused")
 	}
-	if s2.Chips == nil {
+	if c.Dev.(*dev.Mode).Chips == nil {
 		t.Error("second dev start has no virtual chips")
 	}
 	s2.Close()
 	ts2.Close()
 
-	c.Dev = false
+	c.Dev = nil
 	p, ts3 := start(t, c)
-	if p.Chips != nil || p.Link != "" {
+	if p.Link != "" {
 		t.Error("production server has dev chips or a demo link")
 	}
 	for _, path := range devPaths {
@@ -139,31 +143,11 @@ func TestDevModeThenProduction(t *testing.T) {
 	}
 }
 
-func TestSecureCookieOrigins(t *testing.T) {
-	for _, tc := range []struct {
-		origin  string
-		secure  bool
-		wantErr bool
-	}{
-		{"https://mitid.example", true, false},
-		{"http://127.0.0.1:8080", false, false},
-		{"http://localhost:8080", false, false},
-		{"http://mitid.example", false, true},
-		{"ftp://x", false, true},
-		{"https://mitid.example/path", false, true},
-	} {
-		secure, err := secureCookie(tc.origin)
-		if (err != nil) != tc.wantErr || secure != tc.secure {
-			t.Errorf("secureCookie(%q) = %v, %v; want secure %v, error %v", tc.origin, secure, err, tc.secure, tc.wantErr)
-		}
-	}
-}
-
 // TestGracefulShutdown: a request in flight when the server is told to stop (here a
 // sign request waiting for the virtual chip's button) still gets its answer.
 func TestGracefulShutdown(t *testing.T) {
 	c := testConfig(t, true)
-	s, err := New(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	s, err := server.New(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +158,7 @@ func TestGracefulShutdown(t *testing.T) {
 	go func() { served <- s.Serve(ctx, "127.0.0.1:0", 10*time.Second, func(a net.Addr) { addr <- a }) }()
 	base := "http://" + (<-addr).String()
 
-	vc := s.Chips.Chip("MC-000001")
+	vc := c.Dev.(*dev.Mode).Chips.Chip("MC-000001")
 	payload, _ := chip.SignRequest{Wait: 5 * time.Second}.Marshal()
 	req, _ := chip.Frame{Type: chip.TypeSign, RequestID: 1, Payload: payload}.Encode()
 	answer := make(chan int, 1)

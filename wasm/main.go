@@ -20,10 +20,10 @@ import (
 	"mitidchip/bridge/dom"
 	"mitidchip/bridge/nfc"
 	"mitidchip/chip"
+	"mitidchip/credential/kdf"
+	"mitidchip/credential/password"
+	"mitidchip/credential/transcript"
 	"mitidchip/wasm/app"
-	"mitidchip/wasm/kdf"
-	"mitidchip/wasm/password"
-	"mitidchip/wasm/transcript"
 )
 
 func main() {

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"mitidchip/wasm/password"
+	"mitidchip/credential/password"
 )
 
 var languages = []string{"da", "en"}

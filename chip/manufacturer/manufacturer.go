@@ -1,5 +1,5 @@
-// Package manufacturer plays the chip factory: it mints an attestation CA and
-// batches of virtual chips, and writes the delivery file the server imports.
+// Package manufacturer plays the chip factory for dev and tests: it mints an attestation CA
+// and batches of virtual chips. The production server never links it (see chip/delivery).
 package manufacturer
 
 import (
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"mitidchip/chip"
+	"mitidchip/chip/delivery"
 	"mitidchip/chip/virtual"
 )
 
@@ -128,4 +129,19 @@ func randSerial(rand io.Reader) (*big.Int, error) {
 	b[0] &= 0x7f // positive, as RFC 5280 requires
 	b[0] |= 0x01 // and non-zero
 	return new(big.Int).SetBytes(b), nil
+}
+
+// Records is what a delivery file says of chips: serial, seed and certificate, never
+// the device key.
+func Records(chips []Chip) []delivery.Record {
+	out := make([]delivery.Record, len(chips))
+	for i, c := range chips {
+		out[i] = delivery.Record{Serial: c.Serial, Seed: c.Seed, Certificate: c.Certificate}
+	}
+	return out
+}
+
+// WriteDelivery writes the delivery file for chips.
+func WriteDelivery(w io.Writer, name string, chips []Chip) error {
+	return delivery.Write(w, name, Records(chips))
 }

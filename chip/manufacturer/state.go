@@ -3,6 +3,7 @@ package manufacturer
 import (
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -10,6 +11,9 @@ import (
 	"fmt"
 	"io"
 )
+
+// seedEncoding is how seeds are written in the dev chips file, as in a delivery file.
+var seedEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // The factory's own secrets: the CA key and, for virtual chips only, the device keys.
 // A real factory keeps these in an HSM; the dev server keeps them in its data folder.

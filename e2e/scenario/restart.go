@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mitidchip/server"
+	"mitidchip/server/dev"
 	"mitidchip/server/observe"
 )
 
@@ -50,7 +51,6 @@ func StartRestartable(t testing.TB) *Restartable {
 		"ASSETS_DIR":    assets,
 	}
 	cfg := server.Load(func(k string) string { return env[k] })
-	cfg.Dev = true
 	r := &Restartable{t: t, cfg: cfg, logs: &tail{max: 64 << 10}}
 	r.log = observe.NewLogger(r.logs, slog.LevelInfo)
 	t.Cleanup(func() {
@@ -106,6 +106,9 @@ func (r *Restartable) Start() *Server {
 
 func (r *Restartable) serve(ln net.Listener) {
 	r.t.Helper()
+	// A new process: new virtual chips, from the same data folder.
+	m := dev.New()
+	r.cfg.Dev = m
 	s, err := server.New(context.Background(), r.cfg, r.log, time.Now)
 	if err != nil {
 		ln.Close()
@@ -114,5 +117,5 @@ func (r *Restartable) serve(ln net.Listener) {
 	r.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
 	r.done = make(chan error, 1)
 	go func(srv *http.Server, done chan<- error) { done <- srv.Serve(ln) }(r.http, r.done)
-	r.cur = &Server{Server: s, Origin: r.cfg.Origin, Config: r.cfg}
+	r.cur = &Server{Server: s, Chips: m.Chips, Origin: r.cfg.Origin, Config: r.cfg}
 }

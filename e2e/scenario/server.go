@@ -28,6 +28,7 @@ const AssetsEnv = "ASSETS_DIR"
 // the browser) at a port of its own, with its SQLite store in the test's temp folder.
 type Server struct {
 	*server.Server
+	Chips  *dev.Chips    // the virtual chips; nil for a production start
 	Origin string        // http://127.0.0.1:PORT, also the server's PUBLIC_ORIGIN
 	Config server.Config // as the server was assembled
 }
@@ -83,21 +84,21 @@ func Start(t testing.TB, opts ...ServerOption) *Server {
 	if cfg.production {
 		// A dev start writes the keys, the roots and the dev chips' delivery file,
 		// which a production start reads; then the dev server is gone.
-		c.Dev = true
+		c.Dev = dev.New()
 		s, err := server.New(ctx, c, log, time.Now)
 		if err != nil {
 			ln.Close()
 			t.Fatalf("scenario: set up the data folder: %v", err)
 		}
 		s.Close()
-		c.Dev = false
+		c.Dev = nil
 	} else {
-		c.Dev = true
+		c.Dev = dev.New()
 	}
 	s, err := server.New(ctx, c, log, time.Now)
 	if err != nil {
 		ln.Close()
-		t.Fatalf("scenario: start the server (dev %v): %v", c.Dev, err)
+		t.Fatalf("scenario: start the server (dev %v): %v", c.Dev != nil, err)
 	}
 	srv := &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
@@ -112,7 +113,11 @@ func Start(t testing.TB, opts ...ServerOption) *Server {
 			t.Errorf("scenario: close the store: %v", err)
 		}
 	})
-	return &Server{Server: s, Origin: origin, Config: c}
+	out := &Server{Server: s, Origin: origin, Config: c}
+	if m, ok := c.Dev.(*dev.Mode); ok {
+		out.Chips = m.Chips
+	}
+	return out
 }
 
 // NewLink mints an activation link for a person, as the MitID app's backend does when

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"mitidchip/server/activation"
 	"mitidchip/server/api"
 	"mitidchip/server/registry"
 	"mitidchip/server/store"
@@ -41,8 +42,8 @@ func TestFullActivation(t *testing.T) {
 		t.Helper()
 		return cm.c.get("/api/v1/activation").state(t, step)
 	}
-	if s := resume("password"); s.ActivationID != redeemed.ActivationID || s.UserID != "alice.example" || s.TriesLeft != api.BlockAfter {
-		t.Errorf("expected activation %s for user alice.example with %d tries, got %+v", redeemed.ActivationID, api.BlockAfter, s)
+	if s := resume("password"); s.ActivationID != redeemed.ActivationID || s.UserID != "alice.example" || s.TriesLeft != activation.BlockAfter {
+		t.Errorf("expected activation %s for user alice.example with %d tries, got %+v", redeemed.ActivationID, activation.BlockAfter, s)
 	}
 	cm.setPassword()
 	resume("chip")

@@ -4,7 +4,6 @@
 package api
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,50 +13,33 @@ import (
 	"strings"
 	"time"
 
+	"mitidchip/server/activation"
 	"mitidchip/server/handoff"
 	"mitidchip/server/observe"
-	"mitidchip/server/registry"
 	"mitidchip/server/store"
-	"mitidchip/wasm/kdf"
 )
 
-// Limits of the ceremony.
-const (
-	// MaxBody bounds every request body; the largest (a chip hello) is under 2 KiB.
-	MaxBody = 8 << 10
-	// BlockAfter wrong codes in a row block the activation (MitID's rule).
-	BlockAfter = 3
-	// ChipLockAfter wrong codes in a row on one chip, across sessions, lock it from
-	// further code attempts until a right code in a new session is impossible: an
-	// attacker cycling sessions cannot grind the 10^6 code space.
-	ChipLockAfter = 10
-	nonceSize     = 32
-	cookieSize    = 32
-)
+// MaxBody bounds every request body; the largest (a chip hello) is under 2 KiB.
+const MaxBody = 8 << 10
 
 // Config is what the API needs; its log lines go to the request's logger (observe.Logger),
-// so wrap it in observe.AccessLog. Now and Rand are injected so tests pin time and
-// randomness.
+// so wrap it in observe.AccessLog.
 type Config struct {
-	Store    store.Store
-	Registry *registry.Registry
+	Ceremony *activation.Ceremony
 	Handoff  *handoff.Verifier
 	Metrics  *observe.Metrics
-	Now      func() time.Time
-	Rand     io.Reader
-	KDF      kdf.Params
+	Now      func() time.Time // for the rate limits
 	// Origin is the page's origin (scheme://host[:port]); state-changing requests
 	// from any other origin are refused.
 	Origin string
 	// SecureCookie sets the cookie's Secure attribute and __Host- prefix. Off only
 	// for http on loopback, where browsers would drop a Secure cookie.
 	SecureCookie bool
-	SessionTTL   time.Duration
 	// Limits per client address: handoff redemptions and code attempts per minute.
 	HandoffPerMinute, CodesPerMinute int
 }
 
-// API serves the ceremony.
+// API serves the ceremony over HTTP.
 type API struct {
 	cfg      Config
 	handoffs *limiter
@@ -66,17 +48,11 @@ type API struct {
 
 // New checks cfg and returns the API.
 func New(cfg Config) (*API, error) {
-	if cfg.Store == nil || cfg.Registry == nil || cfg.Handoff == nil || cfg.Metrics == nil || cfg.Now == nil || cfg.Rand == nil {
-		return nil, errors.New("api: config needs Store, Registry, Handoff, Metrics, Log, Now and Rand")
-	}
-	if err := cfg.KDF.Validate(); err != nil {
-		return nil, err
+	if cfg.Ceremony == nil || cfg.Handoff == nil || cfg.Metrics == nil || cfg.Now == nil {
+		return nil, errors.New("api: config needs Ceremony, Handoff, Metrics and Now")
 	}
 	if cfg.Origin == "" {
 		return nil, errors.New("api: config needs the page's Origin")
-	}
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 30 * time.Minute
 	}
 	if cfg.HandoffPerMinute <= 0 {
 		cfg.HandoffPerMinute = 20
@@ -206,35 +182,17 @@ func (a *API) sameOrigin(w http.ResponseWriter, r *http.Request) bool {
 
 // session finds the request's activation session by its cookie.
 func (a *API) session(w http.ResponseWriter, r *http.Request) (store.Session, bool) {
-	c, err := r.Cookie(CookieName(a.cfg.SecureCookie))
-	if err != nil || len(c.Value) == 0 || len(c.Value) > 128 {
-		a.fail(w, r, http.StatusUnauthorized, "no_session", errors.New("no session cookie"))
-		return store.Session{}, false
+	var cookie string
+	if c, err := r.Cookie(CookieName(a.cfg.SecureCookie)); err == nil {
+		cookie = c.Value
 	}
-	h := sha256.Sum256([]byte(c.Value))
-	s, err := a.cfg.Store.SessionByCookie(r.Context(), h[:])
-	if errors.Is(err, store.ErrNotFound) {
-		a.fail(w, r, http.StatusUnauthorized, "no_session", errors.New("unknown session cookie"))
-		return store.Session{}, false
+	s, err := a.cfg.Ceremony.Resume(r.Context(), cookie)
+	if s.ID != "" {
+		observe.SetActivation(r.Context(), s.ID)
 	}
 	if err != nil {
-		a.fail(w, r, http.StatusInternalServerError, "internal", err)
-		return store.Session{}, false
-	}
-	observe.SetActivation(r.Context(), s.ID)
-	if s.State != store.StateCompleted && !a.cfg.Now().Before(s.ExpiresAt) {
-		a.fail(w, r, http.StatusUnauthorized, "session_expired", errors.New("session expired at "+s.ExpiresAt.Format(time.RFC3339)))
+		a.refuse(w, r, err)
 		return store.Session{}, false
 	}
 	return s, true
-}
-
-// audit makes an audit entry for s; detail must never hold a secret.
-func (a *API) audit(s store.Session, event string, detail map[string]any) store.AuditEntry {
-	d := "{}"
-	if detail != nil {
-		b, _ := json.Marshal(detail)
-		d = string(b)
-	}
-	return store.AuditEntry{At: a.cfg.Now(), ActivationID: s.ID, PersonID: s.PersonID, Event: event, Detail: d}
 }

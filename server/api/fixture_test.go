@@ -25,6 +25,9 @@ import (
 	"mitidchip/chip"
 	"mitidchip/chip/manufacturer"
 	"mitidchip/chip/virtual"
+	"mitidchip/credential/kdf"
+	"mitidchip/credential/transcript"
+	"mitidchip/server/activation"
 	"mitidchip/server/api"
 	"mitidchip/server/handoff"
 	"mitidchip/server/observe"
@@ -32,9 +35,7 @@ import (
 	"mitidchip/server/seal"
 	"mitidchip/server/store"
 	"mitidchip/server/store/storetest"
-	"mitidchip/wasm/kdf"
 	"mitidchip/wasm/session"
-	"mitidchip/wasm/transcript"
 )
 
 const (
@@ -112,8 +113,14 @@ type fixture struct {
 	failHits atomic.Int32           // how often it did
 }
 
-// newFixture builds the fixture; edit, if not nil, changes the API's config first.
-func newFixture(t testing.TB, edit func(*api.Config)) *fixture {
+// setup is the configuration of the ceremony and its HTTP adapter, for a test to edit.
+type setup struct {
+	Activation activation.Config
+	API        api.Config
+}
+
+// newFixture builds the fixture; edit, if not nil, changes the configuration first.
+func newFixture(t testing.TB, edit func(*setup)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), clock: &clock{now: t0}, logs: &syncBuffer{}}
 	st, err := store.Open(filepath.Join(t.TempDir(), "activation.db"), store.WithFailpoint(func(step string) error {
@@ -163,20 +170,22 @@ func newFixture(t testing.TB, edit func(*api.Config)) *fixture {
 	f.signKey = priv
 	f.issuer = handoff.NewIssuer(priv, issuerName, audience, 5*time.Minute, f.clock.Now, rand.Reader)
 
-	cfg := api.Config{
-		Store:    st,
-		Registry: f.reg,
-		Handoff:  handoff.NewVerifier(pub, issuerName, audience, f.clock.Now),
-		Metrics:  observe.NewMetrics(),
-		Now:      f.clock.Now,
-		Rand:     rand.Reader,
-		KDF:      testKDF,
-		Origin:   origin,
+	cfg := setup{
+		Activation: activation.Config{Store: st, Registry: f.reg, Now: f.clock.Now, Rand: rand.Reader, KDF: testKDF},
+		API: api.Config{
+			Handoff: handoff.NewVerifier(pub, issuerName, audience, f.clock.Now),
+			Metrics: observe.NewMetrics(),
+			Now:     f.clock.Now,
+			Origin:  origin,
+		},
 	}
 	if edit != nil {
 		edit(&cfg)
 	}
-	a, err := api.New(cfg)
+	if cfg.API.Ceremony, err = activation.New(cfg.Activation); err != nil {
+		t.Fatalf("activation.New: %v", err)
+	}
+	a, err := api.New(cfg.API)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}

@@ -82,10 +82,10 @@ func (c *redeemCounter) RedeemHandoff(ctx context.Context, h store.Handoff, s st
 // and only the one valid token seeded here starts an activation.
 func FuzzRedeem(f *testing.F) {
 	counter := &redeemCounter{}
-	fx := newFixture(f, func(c *api.Config) {
-		counter.Store = c.Store
-		c.Store = counter
-		c.HandoffPerMinute = math.MaxInt // a fuzzer is one address sending fast
+	fx := newFixture(f, func(c *setup) {
+		counter.Store = c.Activation.Store
+		c.Activation.Store = counter
+		c.API.HandoffPerMinute = math.MaxInt // a fuzzer is one address sending fast
 	})
 	valid := fx.token("person-fuzz", "")
 	parts := strings.Split(valid, ".")

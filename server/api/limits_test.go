@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"mitidchip/server/activation"
 	"mitidchip/server/api"
 	"mitidchip/server/store"
 )
@@ -89,11 +90,11 @@ func (o overtaken) RejectCode(ctx context.Context, s store.Session, blockAfter i
 // double submit) is a conflict for the client to retry after a reload, not a server
 // fault, and it is counted once.
 func TestWrongCodeOvertaken(t *testing.T) {
-	f := newFixture(t, func(c *api.Config) { c.Store = overtaken{c.Store} })
+	f := newFixture(t, func(c *setup) { c.Activation.Store = overtaken{c.Activation.Store} })
 	m := f.chips[0]
 	cm := f.begin("person-a", f.virtualChip(m)).through("hello")
 	cm.c.post("/api/v1/chip/code", api.CodeRequest{Code: wrongCode(t, f, m.Seed)}).expectError(t, http.StatusConflict, "out_of_order")
-	if s := cm.c.get("/api/v1/activation").state(t, "code"); s.TriesLeft != api.BlockAfter-1 {
-		t.Errorf("expected the overtaking wrong code alone counted (%d tries left), got %d", api.BlockAfter-1, s.TriesLeft)
+	if s := cm.c.get("/api/v1/activation").state(t, "code"); s.TriesLeft != activation.BlockAfter-1 {
+		t.Errorf("expected the overtaking wrong code alone counted (%d tries left), got %d", activation.BlockAfter-1, s.TriesLeft)
 	}
 }

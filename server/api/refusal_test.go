@@ -13,6 +13,7 @@ import (
 
 	"mitidchip/chip"
 	"mitidchip/chip/virtual"
+	"mitidchip/server/activation"
 	"mitidchip/server/api"
 	"mitidchip/server/handoff"
 	"mitidchip/server/registry"
@@ -272,15 +273,15 @@ func TestWrongCodes(t *testing.T) {
 	m := f.chips[0]
 	cm := f.begin("person-a", f.virtualChip(m)).through("hello")
 	id := cm.state.ActivationID
-	for i := 1; i <= api.BlockAfter; i++ {
+	for i := 1; i <= activation.BlockAfter; i++ {
 		f.clock.Advance(time.Second) // so updated_at visibly moves
 		bad := wrongCode(t, f, m.Seed)
 		before := f.snapshot()
 		res := cm.c.post("/api/v1/chip/code", api.CodeRequest{Code: bad})
-		if i < api.BlockAfter {
+		if i < activation.BlockAfter {
 			e := res.expectError(t, http.StatusUnprocessableEntity, "code_wrong")
-			if e.TriesLeft == nil || *e.TriesLeft != api.BlockAfter-i {
-				t.Errorf("wrong code %d: expected %d tries left, got %v", i, api.BlockAfter-i, e.TriesLeft)
+			if e.TriesLeft == nil || *e.TriesLeft != activation.BlockAfter-i {
+				t.Errorf("wrong code %d: expected %d tries left, got %v", i, activation.BlockAfter-i, e.TriesLeft)
 			}
 		} else {
 			res.expectError(t, http.StatusForbidden, "activation_blocked")
@@ -291,7 +292,7 @@ func TestWrongCodes(t *testing.T) {
 			"activation_sessions": {id: {"wrong_codes": plus1(t, session["wrong_codes"]), "version": plus1(t, session["version"]), "updated_at": nanos(f.clock.Now())}},
 			"chips":               {m.Serial: {"failed_codes": plus1(t, rows(t, before["chips"])[m.Serial]["failed_codes"])}},
 		}
-		if i == api.BlockAfter {
+		if i == activation.BlockAfter {
 			want["activation_sessions"][id]["state"] = string(store.StateBlocked)
 		}
 		assertChanged(t, before, after, want, "code_rejected")
@@ -316,8 +317,8 @@ func TestRightCodeResetsCounts(t *testing.T) {
 	cm := f.begin("person-a", f.virtualChip(m)).through("hello")
 	cm.c.post("/api/v1/chip/code", api.CodeRequest{Code: wrongCode(t, f, m.Seed)}).expectError(t, http.StatusUnprocessableEntity, "code_wrong")
 	cm.enterCode()
-	if cm.state.TriesLeft != api.BlockAfter {
-		t.Errorf("expected %d tries left after a right code, got %d", api.BlockAfter, cm.state.TriesLeft)
+	if cm.state.TriesLeft != activation.BlockAfter {
+		t.Errorf("expected %d tries left after a right code, got %d", activation.BlockAfter, cm.state.TriesLeft)
 	}
 	if c, err := f.store.Chip(f.ctx, m.Serial); err != nil || c.FailedCodes != 0 {
 		t.Errorf("expected the chip's failure count reset, got %d (%v)", c.FailedCodes, err)
@@ -330,9 +331,9 @@ func TestChipLock(t *testing.T) {
 	f := newFixture(t, nil)
 	m := f.chips[0]
 	vc := f.virtualChip(m)
-	for n := 0; n < api.ChipLockAfter; {
+	for n := 0; n < activation.ChipLockAfter; {
 		cm := f.begin("person-a", vc).through("hello")
-		for i := 0; i < api.BlockAfter && n < api.ChipLockAfter; i, n = i+1, n+1 {
+		for i := 0; i < activation.BlockAfter && n < activation.ChipLockAfter; i, n = i+1, n+1 {
 			cm.c.post("/api/v1/chip/code", api.CodeRequest{Code: wrongCode(t, f, m.Seed)})
 		}
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/pquerna/otp/hotp"
 
 	"mitidchip/chip"
-	"mitidchip/chip/manufacturer"
+	"mitidchip/chip/delivery"
 	"mitidchip/server/seal"
 	"mitidchip/server/store"
 )
@@ -59,7 +59,7 @@ func New(s store.Store, roots *x509.CertPool, sealer *seal.Sealer) *Registry {
 // Import reads a delivery file and registers its chips, all or none. Every
 // certificate must chain to a trusted root; seeds are sealed to their serial.
 func (r *Registry) Import(ctx context.Context, file io.Reader, now time.Time) (added, total int, err error) {
-	_, records, err := manufacturer.ParseDelivery(file)
+	_, records, err := delivery.Parse(file)
 	if err != nil {
 		return 0, 0, err
 	}

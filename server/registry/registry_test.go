@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"mitidchip/chip"
+	"mitidchip/chip/delivery"
 	"mitidchip/chip/manufacturer"
 	"mitidchip/chip/virtual"
 	"mitidchip/server/registry"
@@ -73,7 +74,7 @@ func newEnv(t *testing.T) env {
 		reg: registry.New(st, roots, sealer), ca: ca, other: other, chips: chips}
 }
 
-func delivery(t *testing.T, chips ...manufacturer.Chip) []byte {
+func deliveryFile(t *testing.T, chips ...manufacturer.Chip) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := manufacturer.WriteDelivery(&b, "Trusted Chips A/S", chips); err != nil {
@@ -84,7 +85,7 @@ func delivery(t *testing.T, chips ...manufacturer.Chip) []byte {
 
 func (e env) mustImport(chips ...manufacturer.Chip) {
 	e.t.Helper()
-	if _, _, err := e.reg.Import(e.ctx, bytes.NewReader(delivery(e.t, chips...)), t0); err != nil {
+	if _, _, err := e.reg.Import(e.ctx, bytes.NewReader(deliveryFile(e.t, chips...)), t0); err != nil {
 		e.t.Fatalf("import: %v", err)
 	}
 }
@@ -136,7 +137,7 @@ func (e env) bind(person, serial, token string, step int64) {
 
 func TestImport(t *testing.T) {
 	e := newEnv(t)
-	file := delivery(t, e.chips...)
+	file := deliveryFile(t, e.chips...)
 	added, total, err := e.reg.Import(e.ctx, bytes.NewReader(file), t0)
 	if err != nil || added != 3 || total != 3 {
 		t.Fatalf("first import: expected 3 added of 3, got %d of %d (%v)", added, total, err)
@@ -176,9 +177,9 @@ func TestImportAllOrNone(t *testing.T) {
 	foreign := e.mint(e.other, "FOREIGN-1")
 	clone := e.mint(e.ca, e.chips[0].Serial) // registered serial, another certificate
 
-	malformed := strings.SplitAfter(string(delivery(t, good...)), "\n")
+	malformed := strings.SplitAfter(string(deliveryFile(t, good...)), "\n")
 	malformed[2] = `{"serial": "TST-000003", "seed":` + "\n" // line 3
-	badSeed := strings.SplitAfter(string(delivery(t, good...)), "\n")
+	badSeed := strings.SplitAfter(string(deliveryFile(t, good...)), "\n")
 	badSeed[1] = strings.Replace(badSeed[1], `"seed":"`, `"seed":"!`, 1) // line 2
 
 	cases := []struct {
@@ -186,16 +187,16 @@ func TestImportAllOrNone(t *testing.T) {
 		file   []byte
 		at     time.Time
 		want   error  // errors.Is target, if any
-		line   int    // the *manufacturer.LineError line, if any
+		line   int    // the *delivery.LineError line, if any
 		naming string // the error message must contain it
 	}{
-		{"chip of an untrusted CA among good ones", delivery(t, good[0], foreign, good[1]), t0, registry.ErrUntrustedCA, 0, "FOREIGN-1"},
+		{"chip of an untrusted CA among good ones", deliveryFile(t, good[0], foreign, good[1]), t0, registry.ErrUntrustedCA, 0, "FOREIGN-1"},
 		{"malformed JSON on line 3", []byte(strings.Join(malformed, "")), t0, nil, 3, "line 3"},
 		{"undecodable seed on line 2", []byte(strings.Join(badSeed, "")), t0, nil, 2, "line 2"},
-		{"header only", delivery(t), t0, nil, 1, "line 1"},
+		{"header only", deliveryFile(t), t0, nil, 1, "line 1"},
 		{"empty file", nil, t0, nil, 1, "line 1"},
-		{"certificates expired at import", delivery(t, good...), t0.AddDate(11, 0, 0), registry.ErrUntrustedCA, 0, good[0].Serial},
-		{"registered serial with another certificate", delivery(t, good[0], clone), t0, store.ErrImportConflict, 0, clone.Serial},
+		{"certificates expired at import", deliveryFile(t, good...), t0.AddDate(11, 0, 0), registry.ErrUntrustedCA, 0, good[0].Serial},
+		{"registered serial with another certificate", deliveryFile(t, good[0], clone), t0, store.ErrImportConflict, 0, clone.Serial},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -211,7 +212,7 @@ func TestImportAllOrNone(t *testing.T) {
 				t.Errorf("expected an error matching %v, got %v", c.want, err)
 			}
 			if c.line != 0 {
-				var le *manufacturer.LineError
+				var le *delivery.LineError
 				if !errors.As(err, &le) || le.Line != c.line {
 					t.Errorf("expected a LineError for line %d, got %#v", c.line, err)
 				}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"mitidchip/wasm/userid"
+	"mitidchip/credential/userid"
 )
 
 const sessionCols = `id, person_id, cookie_hash, state, created_at, expires_at, updated_at, version,

@@ -52,7 +52,7 @@ const (
 	ChipRevoked   ChipStatus = "revoked"
 )
 
-// KDF is a password record's Argon2id salt and cost parameters (see wasm/kdf.Params).
+// KDF is a password record's Argon2id salt and cost parameters (see credential/kdf.Params).
 type KDF struct {
 	Salt      []byte
 	Time      uint32

@@ -14,9 +14,9 @@ import (
 	"mitidchip/bridge/dom"
 	"mitidchip/bridge/nfc"
 	"mitidchip/chip"
-	"mitidchip/wasm/password"
+	"mitidchip/credential/password"
+	"mitidchip/credential/transcript"
 	"mitidchip/wasm/session"
-	"mitidchip/wasm/transcript"
 )
 
 // Conn is a connected chip: a link the module can close.

@@ -15,9 +15,9 @@ import (
 	"mitidchip/chip"
 	"mitidchip/chip/manufacturer"
 	"mitidchip/chip/virtual"
-	"mitidchip/wasm/password"
+	"mitidchip/credential/password"
+	"mitidchip/credential/transcript"
 	"mitidchip/wasm/session"
-	"mitidchip/wasm/transcript"
 )
 
 type conn struct {

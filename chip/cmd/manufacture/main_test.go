@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"mitidchip/chip/delivery"
 	"mitidchip/chip/manufacturer"
 	"mitidchip/chip/virtual"
 )
@@ -53,7 +54,7 @@ func TestRun(t *testing.T) {
 	if ca.Cert.Subject.CommonName != "Test Factory" {
 		t.Errorf("CA name: expected %q, got %q", "Test Factory", ca.Cert.Subject.CommonName)
 	}
-	h, recs, err := manufacturer.ParseDelivery(bytes.NewReader(read(deliveryFile)))
+	h, recs, err := delivery.Parse(bytes.NewReader(read(deliveryFile)))
 	if err != nil {
 		t.Fatalf("ParseDelivery: %v", err)
 	}

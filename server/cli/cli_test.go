@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -53,7 +53,7 @@ func env(t *testing.T) (func(string) string, *manufacturer.CA, string) {
 
 func TestHelp(t *testing.T) {
 	var out bytes.Buffer
-	if err := run([]string{"-help"}, &out, os.Getenv); err != nil {
+	if err := Run([]string{"-help"}, &out, os.Getenv, nil); err != nil {
 		t.Fatalf("-help: %v", err)
 	}
 	for _, want := range []string{"serve [-dev]", "chips import FILE", "handoff -person", "DATA_DIR", "SEAL_KEY_FILE"} {
@@ -61,7 +61,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("usage lacks %q", want)
 		}
 	}
-	if err := run([]string{"nonsense"}, &out, os.Getenv); err == nil {
+	if err := Run([]string{"nonsense"}, &out, os.Getenv, nil); err == nil {
 		t.Error("an unknown command did not fail")
 	}
 }
@@ -85,14 +85,14 @@ func TestChipsImport(t *testing.T) {
 	bad := filepath.Join(dir, "bad.jsonl")
 	os.WriteFile(bad, []byte(strings.Join(lines, "")), 0o600)
 	var out bytes.Buffer
-	err = run([]string{"chips", "import", bad}, &out, getenv)
+	err = Run([]string{"chips", "import", bad}, &out, getenv, nil)
 	if err == nil || !strings.Contains(err.Error(), "line 3") {
 		t.Fatalf("import of a bad file = %v, want an error naming line 3", err)
 	}
 
 	for i, want := range []string{"imported 3 new chips", "imported 0 new chips (3 in file, 3 already known)"} {
 		out.Reset()
-		if err := run([]string{"chips", "import", good}, &out, getenv); err != nil {
+		if err := Run([]string{"chips", "import", good}, &out, getenv, nil); err != nil {
 			t.Fatalf("import %d: %v", i+1, err)
 		}
 		if !strings.Contains(out.String(), want) {
@@ -104,13 +104,13 @@ func TestChipsImport(t *testing.T) {
 func TestHandoffLink(t *testing.T) {
 	getenv, _, _ := env(t)
 	var out bytes.Buffer
-	if err := run([]string{"handoff", "-person", "p-1", "-user", "some.user"}, &out, getenv); err != nil {
+	if err := Run([]string{"handoff", "-person", "p-1", "-user", "some.user"}, &out, getenv, nil); err != nil {
 		t.Fatalf("handoff: %v", err)
 	}
 	if !strings.HasPrefix(out.String(), "Activation link: http://127.0.0.1:8080/#t=ey") {
 		t.Errorf("handoff printed %q, want an activation link with a JWT", out.String())
 	}
-	if err := run([]string{"handoff"}, &out, getenv); err == nil {
+	if err := Run([]string{"handoff"}, &out, getenv, nil); err == nil {
 		t.Error("handoff without -person did not fail")
 	}
 }

@@ -1,16 +1,21 @@
-package manufacturer
+package delivery_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"mitidchip/chip/delivery"
+	"mitidchip/chip/manufacturer"
 )
 
-func deliveryFile(t testing.TB, name string, chips []Chip) []byte {
+func deliveryFile(t testing.TB, name string, chips []manufacturer.Chip) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := WriteDelivery(&buf, name, chips); err != nil {
+	if err := manufacturer.WriteDelivery(&buf, name, chips); err != nil {
 		t.Fatalf("WriteDelivery: %v", err)
 	}
 	return buf.Bytes()
@@ -23,11 +28,11 @@ func TestDeliveryRoundTrip(t *testing.T) {
 	if lines := bytes.Count(file, []byte("\n")); lines != 4 {
 		t.Fatalf("delivery file: expected 4 lines, got %d:\n%s", lines, file)
 	}
-	h, recs, err := ParseDelivery(bytes.NewReader(file))
+	h, recs, err := delivery.Parse(bytes.NewReader(file))
 	if err != nil {
-		t.Fatalf("ParseDelivery: %v", err)
+		t.Fatalf("delivery.Parse: %v", err)
 	}
-	if want := (Header{Format: DeliveryFormat, Version: DeliveryVersion, Manufacturer: "Test Chip Factory"}); h != want {
+	if want := (delivery.Header{Format: delivery.Format, Version: delivery.Version, Manufacturer: "Test Chip Factory"}); h != want {
 		t.Errorf("header: expected %+v, got %+v", want, h)
 	}
 	if len(recs) != len(chips) {
@@ -42,8 +47,8 @@ func TestDeliveryRoundTrip(t *testing.T) {
 	// Blank lines after the header and CRLF line ends are tolerated: files travel
 	// through editors and mail.
 	crlf := bytes.ReplaceAll(file, []byte("\n"), []byte("\r\n\r\n"))
-	if _, recs, err := ParseDelivery(bytes.NewReader(crlf)); err != nil || len(recs) != len(chips) {
-		t.Errorf("ParseDelivery with CRLF and blank lines: expected %d records, got %d, %v", len(chips), len(recs), err)
+	if _, recs, err := delivery.Parse(bytes.NewReader(crlf)); err != nil || len(recs) != len(chips) {
+		t.Errorf("delivery.Parse with CRLF and blank lines: expected %d records, got %d, %v", len(chips), len(recs), err)
 	}
 }
 
@@ -95,7 +100,7 @@ func TestDeliveryRejects(t *testing.T) {
 		{"two objects on a line", []string{header, rec1 + rec2}, 2, "after the JSON"},
 		{"trailing bracket", []string{header, rec1 + "]"}, 2, "after the JSON"},
 		{"record not JSON", []string{header, rec1, "MC-000002,seed,cert"}, 3, "invalid"},
-		{"line too long", []string{header, rec1, strings.Repeat(" ", maxLine+1)}, 3, "too long"},
+		{"line too long", []string{header, rec1, strings.Repeat(" ", delivery.MaxLine+1)}, 3, "too long"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,10 +108,10 @@ func TestDeliveryRejects(t *testing.T) {
 			if len(tt.lines) > 0 {
 				in += "\n"
 			}
-			h, recs, err := ParseDelivery(strings.NewReader(in))
-			var le *LineError
+			h, recs, err := delivery.Parse(strings.NewReader(in))
+			var le *delivery.LineError
 			if !errors.As(err, &le) {
-				t.Fatalf("ParseDelivery: expected a *LineError, got %v", err)
+				t.Fatalf("delivery.Parse: expected a *delivery.LineError, got %v", err)
 			}
 			if le.Line != tt.wantLine {
 				t.Errorf("line: expected %d, got %d (%v)", tt.wantLine, le.Line, err)
@@ -114,7 +119,7 @@ func TestDeliveryRejects(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantText) {
 				t.Errorf("message: expected it to contain %q, got %q", tt.wantText, err.Error())
 			}
-			if recs != nil || h != (Header{}) {
+			if recs != nil || h != (delivery.Header{}) {
 				t.Errorf("on error: expected no header and no records, got %+v and %d records", h, len(recs))
 			}
 		})
@@ -144,13 +149,13 @@ func FuzzParseDelivery(f *testing.F) {
 	f.Add([]byte("{}\n{}\n"))
 	f.Add(append(bytes.Clone(file), file[bytes.IndexByte(file, '\n')+1:]...))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		h, recs, err := ParseDelivery(bytes.NewReader(in))
+		h, recs, err := delivery.Parse(bytes.NewReader(in))
 		if err != nil {
-			var le *LineError
+			var le *delivery.LineError
 			if !errors.As(err, &le) || le.Line < 1 {
-				t.Fatalf("error: expected a *LineError with a line number, got %v", err)
+				t.Fatalf("error: expected a *delivery.LineError with a line number, got %v", err)
 			}
-			if recs != nil || h != (Header{}) {
+			if recs != nil || h != (delivery.Header{}) {
 				t.Fatalf("on error: expected nothing returned, got %+v and %d records", h, len(recs))
 			}
 			return
@@ -158,15 +163,11 @@ func FuzzParseDelivery(f *testing.F) {
 		if len(recs) == 0 {
 			t.Fatal("success with no records")
 		}
-		again := make([]Chip, len(recs))
-		for i, r := range recs {
-			again[i] = Chip{Serial: r.Serial, Seed: r.Seed, Certificate: r.Certificate}
-		}
 		var buf bytes.Buffer
-		if err := WriteDelivery(&buf, h.Manufacturer, again); err != nil {
+		if err := delivery.Write(&buf, h.Manufacturer, recs); err != nil {
 			t.Fatalf("WriteDelivery of parsed records: %v", err)
 		}
-		h2, recs2, err := ParseDelivery(&buf)
+		h2, recs2, err := delivery.Parse(&buf)
 		if err != nil {
 			t.Fatalf("parse of a rewritten file: %v", err)
 		}
@@ -179,4 +180,22 @@ func FuzzParseDelivery(f *testing.F) {
 			}
 		}
 	})
+}
+
+func newTestCA(t testing.TB, name string) *manufacturer.CA {
+	t.Helper()
+	ca, err := manufacturer.NewCA(name, rand.Reader, time.Now())
+	if err != nil {
+		t.Fatalf("NewCA: %v", err)
+	}
+	return ca
+}
+
+func newTestBatch(t testing.TB, ca *manufacturer.CA, prefix string, n int) []manufacturer.Chip {
+	t.Helper()
+	chips, err := ca.Batch(prefix, n, rand.Reader, time.Now())
+	if err != nil {
+		t.Fatalf("Batch: %v", err)
+	}
+	return chips
 }

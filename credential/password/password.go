@@ -8,7 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"mitidchip/wasm/userid"
+	"mitidchip/credential/userid"
 )
 
 // Reason names one broken rule. The values are stable: the page maps them to

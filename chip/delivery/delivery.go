@@ -1,4 +1,6 @@
-package manufacturer
+// Package delivery is the format of a manufacturer's delivery file: the list of chips
+// (serial, TOTP seed, attestation certificate) the server imports. See docs/delivery.md.
+package delivery
 
 import (
 	"bufio"
@@ -17,10 +19,10 @@ import (
 // The delivery file is JSON Lines (see docs/delivery.md): a header line, then one
 // line per chip. Line-based so an importer can say exactly which line is wrong.
 const (
-	DeliveryFormat  = "mitid-chip-delivery"
-	DeliveryVersion = 1
-	maxLine         = 8 << 10
-	maxRecords      = 1_000_000
+	Format     = "mitid-chip-delivery"
+	Version    = 1
+	MaxLine    = 8 << 10
+	maxRecords = 1_000_000
 )
 
 // Header is the first line of a delivery file.
@@ -45,16 +47,16 @@ type recordLine struct {
 
 var seedEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// WriteDelivery writes the delivery file for chips.
-func WriteDelivery(w io.Writer, manufacturer string, chips []Chip) error {
+// Write writes a delivery file with records.
+func Write(w io.Writer, manufacturer string, records []Record) error {
 	enc := json.NewEncoder(w)
-	if err := enc.Encode(Header{Format: DeliveryFormat, Version: DeliveryVersion, Manufacturer: manufacturer}); err != nil {
-		return fmt.Errorf("manufacturer: write delivery header: %w", err)
+	if err := enc.Encode(Header{Format: Format, Version: Version, Manufacturer: manufacturer}); err != nil {
+		return fmt.Errorf("delivery: write header: %w", err)
 	}
-	for _, c := range chips {
+	for _, c := range records {
 		line := recordLine{Serial: c.Serial, Seed: seedEncoding.EncodeToString(c.Seed), Certificate: base64.StdEncoding.EncodeToString(c.Certificate)}
 		if err := enc.Encode(line); err != nil {
-			return fmt.Errorf("manufacturer: write delivery record %s: %w", c.Serial, err)
+			return fmt.Errorf("delivery: write record %s: %w", c.Serial, err)
 		}
 	}
 	return nil
@@ -69,12 +71,12 @@ type LineError struct {
 func (e *LineError) Error() string { return fmt.Sprintf("delivery file line %d: %v", e.Line, e.Err) }
 func (e *LineError) Unwrap() error { return e.Err }
 
-// ParseDelivery reads a whole delivery file. It returns every record or, at the first
+// Parse reads a whole delivery file. It returns every record or, at the first
 // wrong line, none and a *LineError. It checks form only: whether a certificate chains
 // to a trusted root is the importer's decision.
-func ParseDelivery(r io.Reader) (Header, []Record, error) {
+func Parse(r io.Reader) (Header, []Record, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	sc.Buffer(make([]byte, 0, 4096), MaxLine)
 	var (
 		h       Header
 		records []Record
@@ -88,8 +90,8 @@ func ParseDelivery(r io.Reader) (Header, []Record, error) {
 			if err := strictJSON(line, &h); err != nil {
 				return Header{}, nil, &LineError{n, fmt.Errorf("header: %w", err)}
 			}
-			if h.Format != DeliveryFormat || h.Version != DeliveryVersion {
-				return Header{}, nil, &LineError{n, fmt.Errorf("header: want format %q version %d", DeliveryFormat, DeliveryVersion)}
+			if h.Format != Format || h.Version != Version {
+				return Header{}, nil, &LineError{n, fmt.Errorf("header: want format %q version %d", Format, Version)}
 			}
 			continue
 		}

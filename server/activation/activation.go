@@ -1,0 +1,393 @@
+// Package activation is the activation ceremony as a plain Go state machine: redeem
+// the app's handoff, set the password verifier, present the chip, check its one-time
+// code and bind it with its signature. It knows nothing of HTTP; all state between
+// calls lives in the store (atomic, single use, expiring), so any instance can answer.
+// server/api is a thin HTTP adapter over it.
+package activation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"time"
+
+	"mitidchip/chip"
+	"mitidchip/credential/kdf"
+	"mitidchip/credential/transcript"
+	"mitidchip/server/handoff"
+	"mitidchip/server/registry"
+	"mitidchip/server/store"
+)
+
+// Limits of the ceremony.
+const (
+	// BlockAfter wrong codes in a row block the activation (MitID's rule).
+	BlockAfter = 3
+	// ChipLockAfter wrong codes in a row on one chip, across sessions, lock it from
+	// further code attempts: an attacker cycling sessions cannot grind the 10^6 code
+	// space.
+	ChipLockAfter = 10
+	// CookieSize is the session cookie's entropy in bytes.
+	CookieSize = 32
+	nonceSize  = 32
+)
+
+// Config is what the ceremony needs. Now and Rand are injected so tests pin time and
+// randomness.
+type Config struct {
+	Store      store.Store
+	Registry   *registry.Registry
+	Now        func() time.Time
+	Rand       io.Reader
+	KDF        kdf.Params
+	SessionTTL time.Duration // default 30 minutes
+}
+
+// Ceremony runs activations.
+type Ceremony struct {
+	cfg Config
+}
+
+// New checks cfg and returns the ceremony.
+func New(cfg Config) (*Ceremony, error) {
+	if cfg.Store == nil || cfg.Registry == nil || cfg.Now == nil || cfg.Rand == nil {
+		return nil, errors.New("activation: config needs Store, Registry, Now and Rand")
+	}
+	if err := cfg.KDF.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 30 * time.Minute
+	}
+	return &Ceremony{cfg: cfg}, nil
+}
+
+// SessionTTL is how long an activation session lives.
+func (c *Ceremony) SessionTTL() time.Duration { return c.cfg.SessionTTL }
+
+// Step is where an activation is, as the page names it.
+type Step string
+
+// The steps, in ceremony order; StepCompleted and StepBlocked are final.
+const (
+	StepPassword  Step = "password"
+	StepChip      Step = "chip"
+	StepCode      Step = "code"
+	StepSign      Step = "sign"
+	StepCompleted Step = "completed"
+	StepBlocked   Step = "blocked"
+)
+
+var steps = map[store.State]Step{
+	store.StateRedeemed:      StepPassword,
+	store.StatePasswordSet:   StepChip,
+	store.StateChipPresented: StepCode,
+	store.StateCodeVerified:  StepSign,
+	store.StateCompleted:     StepCompleted,
+	store.StateBlocked:       StepBlocked,
+}
+
+// View is what the page needs to render (or, after a reload, resume) an activation.
+type View struct {
+	ActivationID string
+	Step         Step
+	UserID       string
+	TriesLeft    int
+	ChipSerial   string
+	// Binding is present from the code step on: the transcript fields the page does
+	// not already know for sure.
+	Binding *transcript.Binding
+}
+
+// PasswordParams is the Argon2id salt and cost for this person's password, and the
+// user ID the password must not contain.
+type PasswordParams struct {
+	KDF    store.KDF
+	UserID string
+}
+
+// Started is a redeemed handoff: the new session and the cookie that names it. The
+// cookie is given to the browser and never stored; the store keeps its hash.
+type Started struct {
+	Session store.Session
+	Cookie  string
+}
+
+// View describes s for the page.
+func (c *Ceremony) View(ctx context.Context, s store.Session) (View, error) {
+	p, err := c.cfg.Store.Person(ctx, s.PersonID)
+	if err != nil {
+		return View{}, internal(err)
+	}
+	v := View{ActivationID: s.ID, Step: steps[s.State], UserID: p.UserID, TriesLeft: max(0, BlockAfter-s.WrongCodes), ChipSerial: s.ChipSerial}
+	if s.State == store.StateChipPresented || s.State == store.StateCodeVerified {
+		b := bindingOf(s)
+		v.Binding = &b
+	}
+	return v, nil
+}
+
+func bindingOf(s store.Session) transcript.Binding {
+	return transcript.Binding{
+		ActivationID: s.ID, UserID: s.PersonID, ChipSerial: s.ChipSerial, ChipPublicKey: s.ChipPublicKey,
+		PasswordVerifier: s.PasswordVerifier, Nonce: s.Nonce,
+	}
+}
+
+// Redeem begins an activation from a verified handoff: it records the token as used
+// and creates the person (if new) and the session, all in one step.
+func (c *Ceremony) Redeem(ctx context.Context, claims handoff.Claims) (Started, error) {
+	cookie, err := c.random(CookieSize)
+	if err != nil {
+		return Started{}, internal(err)
+	}
+	id, err := c.random(16)
+	if err != nil {
+		return Started{}, internal(err)
+	}
+	salt, err := kdf.NewSalt(c.cfg.Rand)
+	if err != nil {
+		return Started{}, internal(err)
+	}
+	now := c.cfg.Now()
+	hash := sha256.Sum256([]byte(cookie))
+	s := store.Session{
+		ID: id, PersonID: claims.PersonID, CookieHash: hash[:], CreatedAt: now, UpdatedAt: now,
+		ExpiresAt: now.Add(c.cfg.SessionTTL),
+		KDF:       store.KDF{Salt: salt, Time: c.cfg.KDF.Time, MemoryKiB: c.cfg.KDF.MemoryKiB, Threads: c.cfg.KDF.Threads},
+	}
+	s, err = c.cfg.Store.RedeemHandoff(ctx,
+		store.Handoff{TokenID: claims.TokenID, PersonID: claims.PersonID, UserID: claims.UserID, UsedAt: now, ExpiresAt: claims.Expiry},
+		s, c.audit(s, "handoff_redeemed", map[string]any{"token_id": claims.TokenID}))
+	switch {
+	case errors.Is(err, store.ErrHandoffUsed):
+		return Started{}, refuse(CodeHandoffUsed, err)
+	case errors.Is(err, store.ErrUserIDTaken):
+		return Started{}, conflict(CodeHandoffInvalid, err)
+	case err != nil:
+		return Started{}, internal(err)
+	}
+	return Started{Session: s, Cookie: cookie}, nil
+}
+
+// Resume finds the activation a session cookie names; an expired session is refused
+// unless it completed.
+func (c *Ceremony) Resume(ctx context.Context, cookie string) (store.Session, error) {
+	if len(cookie) == 0 || len(cookie) > 128 {
+		return store.Session{}, refuse(CodeNoSession, errors.New("no session cookie"))
+	}
+	h := sha256.Sum256([]byte(cookie))
+	s, err := c.cfg.Store.SessionByCookie(ctx, h[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, refuse(CodeNoSession, errors.New("unknown session cookie"))
+	}
+	if err != nil {
+		return store.Session{}, internal(err)
+	}
+	if s.State != store.StateCompleted && !c.cfg.Now().Before(s.ExpiresAt) {
+		return s, refuse(CodeSessionExpired, errors.New("session expired at "+s.ExpiresAt.Format(time.RFC3339)))
+	}
+	return s, nil
+}
+
+// PasswordParams says how the page derives the password verifier.
+func (c *Ceremony) PasswordParams(ctx context.Context, s store.Session) (PasswordParams, error) {
+	if err := expect(s, store.StateRedeemed); err != nil {
+		return PasswordParams{}, err
+	}
+	p, err := c.cfg.Store.Person(ctx, s.PersonID)
+	if err != nil {
+		return PasswordParams{}, internal(err)
+	}
+	return PasswordParams{KDF: s.KDF, UserID: p.UserID}, nil
+}
+
+// SetPassword records the password verifier (an Ed25519 public key derived from the
+// password; the password never reaches the server).
+func (c *Ceremony) SetPassword(ctx context.Context, s store.Session, verifier []byte) (store.Session, error) {
+	if err := expect(s, store.StateRedeemed); err != nil {
+		return s, err
+	}
+	if err := kdf.CheckVerifier(verifier); err != nil {
+		return s, refuse(CodeVerifierInvalid, err)
+	}
+	s.PasswordVerifier, s.State, s.UpdatedAt = verifier, store.StatePasswordSet, c.cfg.Now()
+	return c.update(ctx, s, c.audit(s, "password_set", nil))
+}
+
+// PresentChip checks the chip's hello (exactly as the chip sent it) against the
+// registry. A person may present a chip again (another chip, or after a lost link)
+// until the code is accepted.
+func (c *Ceremony) PresentChip(ctx context.Context, s store.Session, hello []byte) (store.Session, error) {
+	if err := expect(s, store.StatePasswordSet, store.StateChipPresented); err != nil {
+		return s, err
+	}
+	h, err := chip.ParseHello(hello)
+	if err != nil {
+		return s, refuse(CodeHelloInvalid, err)
+	}
+	ch, err := c.cfg.Registry.Attest(ctx, h, c.cfg.Now())
+	if err != nil {
+		return s, chipRefused(err)
+	}
+	if ch.Status == store.ChipBound && ch.PersonID != s.PersonID {
+		return s, refuse(CodeChipTaken, errors.New("chip "+ch.Serial+" bound to another person"))
+	}
+	nonce, err := c.randomBytes(nonceSize)
+	if err != nil {
+		return s, internal(err)
+	}
+	s.ChipSerial, s.ChipPublicKey, s.Nonce = h.Serial, h.PublicKey, nonce
+	s.State, s.UpdatedAt = store.StateChipPresented, c.cfg.Now()
+	return c.update(ctx, s, c.audit(s, "chip_presented", map[string]any{"serial": h.Serial, "firmware": h.Firmware}))
+}
+
+func chipRefused(err error) error {
+	switch {
+	case errors.Is(err, registry.ErrUnknownChip):
+		return refuse(CodeChipUnknown, err)
+	case errors.Is(err, registry.ErrRevoked), errors.Is(err, registry.ErrRetired):
+		return refuse(CodeChipRevoked, err)
+	case errors.Is(err, registry.ErrUntrustedCA), errors.Is(err, registry.ErrNotAttested):
+		return refuse(CodeChipNotAttested, err)
+	}
+	return internal(err)
+}
+
+// CheckCode checks the one-time code the person read off the chip's display.
+func (c *Ceremony) CheckCode(ctx context.Context, s store.Session, code string) (store.Session, error) {
+	if err := expect(s, store.StateChipPresented); err != nil {
+		return s, err
+	}
+	ch, err := c.cfg.Store.Chip(ctx, s.ChipSerial)
+	if err != nil {
+		return s, internal(err)
+	}
+	if ch.FailedCodes >= ChipLockAfter {
+		return s, refuse(CodeChipLocked, errors.New("chip "+ch.Serial+" has "+strconv.Itoa(ch.FailedCodes)+" wrong codes in a row"))
+	}
+	now := c.cfg.Now()
+	step, err := c.cfg.Registry.CheckCode(ch, code, now)
+	switch {
+	case errors.Is(err, registry.ErrCodeFormat):
+		return s, refuse(CodeCodeFormat, err)
+	case errors.Is(err, registry.ErrStepReplayed):
+		return s, refuse(CodeCodeUsed, err)
+	case errors.Is(err, registry.ErrWrongCode):
+		return c.wrongCode(ctx, s, err)
+	case err != nil:
+		return s, internal(err)
+	}
+	out, err := c.cfg.Store.AcceptCode(ctx, s, step, now, c.audit(s, "code_accepted", map[string]any{"serial": ch.Serial}))
+	switch {
+	case errors.Is(err, store.ErrStepUsed):
+		return s, refuse(CodeCodeUsed, err)
+	case errors.Is(err, store.ErrConflict):
+		return s, refuse(CodeOutOfOrder, err)
+	case err != nil:
+		return s, internal(err)
+	}
+	return out, nil
+}
+
+func (c *Ceremony) wrongCode(ctx context.Context, s store.Session, reason error) (store.Session, error) {
+	out, err := c.cfg.Store.RejectCode(ctx, s, BlockAfter, c.cfg.Now(), c.audit(s, "code_rejected", map[string]any{"serial": s.ChipSerial, "wrong_in_a_row": s.WrongCodes + 1}))
+	if errors.Is(err, store.ErrConflict) {
+		// Another request for this session (a second tab, a double submit) changed it
+		// first; the page reloads the state rather than report a server fault.
+		return s, refuse(CodeOutOfOrder, err)
+	}
+	if err != nil {
+		return s, internal(err)
+	}
+	if out.State == store.StateBlocked {
+		return out, refuse(CodeActivationBlocked, reason)
+	}
+	e := refuse(CodeCodeWrong, reason)
+	e.TriesLeft = BlockAfter - out.WrongCodes
+	return out, e
+}
+
+// Finish binds the chip: its signature over the binding transcript must verify with
+// its attested key; then the person, the chip and the session change in one step.
+func (c *Ceremony) Finish(ctx context.Context, s store.Session, signature []byte) (store.Session, error) {
+	if err := expect(s, store.StateCodeVerified); err != nil {
+		return s, err
+	}
+	hash, err := bindingOf(s).Hash()
+	if err != nil {
+		return s, internal(err)
+	}
+	if err := registry.VerifySignature(s.ChipPublicKey, hash, signature); err != nil {
+		return s, refuse(CodeSignatureInvalid, err)
+	}
+	out, err := c.cfg.Store.Complete(ctx, s, c.cfg.Now(), c.audit(s, "activation_completed", map[string]any{"serial": s.ChipSerial}))
+	switch {
+	case errors.Is(err, store.ErrChipTaken):
+		return s, refuse(CodeChipTaken, err)
+	case errors.Is(err, store.ErrConflict):
+		return s, refuse(CodeOutOfOrder, err)
+	case err != nil:
+		return s, internal(err)
+	}
+	return out, nil
+}
+
+// expect refuses a step taken out of order.
+func expect(s store.Session, allowed ...store.State) error {
+	for _, st := range allowed {
+		if s.State == st {
+			return nil
+		}
+	}
+	code := CodeOutOfOrder
+	switch s.State {
+	case store.StateBlocked:
+		code = CodeActivationBlocked
+	case store.StateCompleted:
+		code = CodeAlreadyCompleted
+	}
+	return conflict(code, errors.New("step not allowed in state "+string(s.State)))
+}
+
+func (c *Ceremony) update(ctx context.Context, s store.Session, audit ...store.AuditEntry) (store.Session, error) {
+	out, err := c.cfg.Store.UpdateSession(ctx, s, audit...)
+	if errors.Is(err, store.ErrConflict) {
+		return s, refuse(CodeOutOfOrder, err)
+	}
+	if err != nil {
+		return s, internal(err)
+	}
+	return out, nil
+}
+
+// audit makes an audit entry for s; detail must never hold a secret.
+func (c *Ceremony) audit(s store.Session, event string, detail map[string]any) store.AuditEntry {
+	d := "{}"
+	if detail != nil {
+		b, _ := json.Marshal(detail) // strings and numbers only: cannot fail
+		d = string(b)
+	}
+	return store.AuditEntry{At: c.cfg.Now(), ActivationID: s.ID, PersonID: s.PersonID, Event: event, Detail: d}
+}
+
+func (c *Ceremony) randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(c.cfg.Rand, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// random returns n random bytes as unpadded base64url: cookie values and ids.
+func (c *Ceremony) random(n int) (string, error) {
+	b, err := c.randomBytes(n)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

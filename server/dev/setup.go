@@ -1,0 +1,113 @@
+package dev
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"mitidchip/chip/manufacturer"
+	"mitidchip/server"
+	"mitidchip/server/handoff"
+	"mitidchip/server/registry"
+	"mitidchip/server/seal"
+)
+
+// Mode is dev mode as the server assembles it (server.Config.Dev). After the server
+// is assembled, Chips holds the virtual chips.
+type Mode struct {
+	Chips  *Chips
+	chips  []manufacturer.Chip
+	issuer *handoff.Issuer
+}
+
+var _ server.Dev = (*Mode)(nil)
+
+// New returns dev mode, ready for server.Config.Dev.
+func New() *Mode { return &Mode{} }
+
+// Prepare creates, on first start, everything dev mode needs in the data folder: the
+// app backend's key pair, a seal key, a manufacturer CA trusted as a root, and a batch
+// of demo chips. Later starts reuse them.
+func (m *Mode) Prepare(c server.Config, now func() time.Time) error {
+	priv, err := EnsureHandoffKey(c.DataDir, rand.Reader)
+	if err != nil {
+		return err
+	}
+	pubPEM, err := handoff.EncodePublicKeyPEM(priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		return err
+	}
+	if err := writeIfAbsent(c.HandoffPublicKey, pubPEM); err != nil {
+		return err
+	}
+	key, err := seal.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	if err := writeIfAbsent(c.SealKeyFile, []byte(seal.EncodeKey(key)+"\n")); err != nil {
+		return err
+	}
+	chips, files, err := EnsureChips(c.DataDir, rand.Reader, now())
+	if err != nil {
+		return err
+	}
+	roots, err := os.ReadFile(c.RootsFile)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if !bytes.Contains(roots, files.RootsPEM) {
+		if err := WriteFile(c.RootsFile, append(roots, files.RootsPEM...)); err != nil {
+			return err
+		}
+	}
+	m.chips = chips
+	m.issuer = handoff.NewIssuer(priv, c.HandoffIssuer, c.HandoffAudience, 10*time.Minute, now, rand.Reader)
+	return nil
+}
+
+// Mount imports the demo chips, serves them as virtual chips with the dev endpoints
+// and pages, and returns an activation link for the demo person.
+func (m *Mode) Mount(ctx context.Context, d server.DevMount) (string, error) {
+	if m.issuer == nil {
+		return "", errors.New("dev: Mount before Prepare")
+	}
+	if err := importFile(ctx, d.Registry, filepath.Join(d.Config.DataDir, DeliveryFile), d.Now(), d.Log); err != nil {
+		return "", err
+	}
+	var err error
+	if m.Chips, err = NewChips(m.chips, m.issuer, d.Now); err != nil {
+		return "", err
+	}
+	m.Chips.Register(d.Mux, d.Config.Origin)
+	d.Mux.Handle("GET /dev/{file...}", d.Page)
+	return m.Chips.Link(d.Config.Origin, DemoPerson, DemoUserID)
+}
+
+// importFile imports a delivery file into the registry; a re-import adds nothing.
+func importFile(ctx context.Context, reg *registry.Registry, path string, now time.Time, log *slog.Logger) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	added, total, err := reg.Import(ctx, f, now)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", path, err)
+	}
+	log.Info("chips imported", "file", path, "added", added, "in_file", total)
+	return nil
+}
+
+func writeIfAbsent(path string, b []byte) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	return WriteFile(path, b)
+}
