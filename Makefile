@@ -14,7 +14,7 @@ BIN         := $(CURDIR)/bin
 # Go's own wasm runner.
 JS_PKGS     := ./wasm/... ./credential/... ./chip/... ./bridge/...
 
-.PHONY: all build test test-native test-wasm node npm axe chromium lint fuzz run bench screenshots clean
+.PHONY: all build test test-native test-wasm node npm axe chromium lint tidy-check fuzz run bench screenshots clean
 
 all: build
 
@@ -78,6 +78,10 @@ lint:
 	@test -x $(BIN)/staticcheck || GOBIN=$(BIN) $(GO) install $(STATICCHECK)
 	$(BIN)/staticcheck ./...
 	GOOS=js GOARCH=wasm $(BIN)/staticcheck $(JS_PKGS)
+
+## tidy-check: fails when `go mod tidy` would change go.mod or go.sum (and shows how)
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "make: go.mod/go.sum are not tidy: run go mod tidy and commit the result"; exit 1; }
 
 ## fuzz: every fuzz target for FUZZTIME each (default 30s)
 fuzz:
