@@ -6,17 +6,16 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"mitidchip/server/activation"
 	"mitidchip/server/handoff"
 	"mitidchip/server/observe"
 	"mitidchip/server/store"
+	"mitidchip/server/strictjson"
 )
 
 // MaxBody bounds every request body; the largest (a chip hello) is under 2 KiB.
@@ -131,11 +130,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decode reads a JSON body strictly: a size limit, unknown fields refused, exactly one
-// value. It answers the client itself on failure and reports whether to go on.
+// decode reads a JSON body strictly (see strictjson.Decode) within a size limit. It
+// answers the client itself on failure and reports whether to go on.
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		a.fail(w, r, http.StatusUnsupportedMediaType, "bad_request", errors.New("content type "+ct))
+	if err := strictjson.CheckContentType(r.Header.Get("Content-Type")); err != nil {
+		a.fail(w, r, http.StatusUnsupportedMediaType, "bad_request", err)
 		return false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
@@ -152,23 +151,9 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// DecodeStrict decodes exactly one JSON value with no unknown fields.
-func DecodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	// Keep a read error (such as *http.MaxBytesError on a body padded past the limit
-	// after its value) for the caller to classify.
-	switch _, err := dec.Token(); {
-	case errors.Is(err, io.EOF):
-		return nil
-	case err != nil:
-		return fmt.Errorf("api: after the JSON value: %w", err)
-	}
-	return errors.New("api: more than one JSON value in body")
-}
+// DecodeStrict decodes exactly one JSON object, member names exact and once each, no
+// unknown members: strictjson.Decode, under the name the API's callers know.
+func DecodeStrict(r io.Reader, v any) error { return strictjson.Decode(r, v) }
 
 // sameOrigin refuses state-changing requests that do not come from the page.
 // Browsers send Origin on every POST; a request without one is not from the page.

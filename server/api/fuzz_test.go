@@ -4,62 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"mitidchip/server/api"
 	"mitidchip/server/store"
 )
-
-// requestTypes are the bodies the API decodes, by index.
-var requestTypes = []func() any{
-	func() any { return new(api.RedeemRequest) },
-	func() any { return new(api.PasswordRequest) },
-	func() any { return new(api.HelloRequest) },
-	func() any { return new(api.CodeRequest) },
-	func() any { return new(api.SignatureRequest) },
-}
-
-// FuzzDecodeStrict: the request decoder never panics on any body for any request type,
-// and what it accepts survives a round trip unchanged.
-func FuzzDecodeStrict(f *testing.F) {
-	seeds := []string{
-		`{"token":"eyJhbGciOiJFZERTQSJ9.e30.c2ln"}`,
-		`{"verifier":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}`,
-		`{"hello":"CVRTVC0wMDAwMDE="}`,
-		`{"code":"123456"}`,
-		`{"signature":"MEUCIQ=="}`,
-		`{"token":"x","extra":1}`, `{"code":"1"}{"code":"2"}`, `{"code":"1"}]`, `null`, `{}`, ``,
-		`{"verifier":"not base64"}`, `{"code":123456}`, `{"CODE":"123456"}`, `{"code":"1","code":"2"}`,
-		`{"hello":"` + strings.Repeat("A", 4096) + `"}`, "\xef\xbb\xbf{}", `{"token":"\ud800"}`,
-	}
-	for i, s := range seeds {
-		f.Add(uint8(i%len(requestTypes)), []byte(s))
-	}
-	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
-		newReq := requestTypes[int(kind)%len(requestTypes)]
-		v := newReq()
-		if err := api.DecodeStrict(bytes.NewReader(body), v); err != nil {
-			return
-		}
-		again, err := json.Marshal(v)
-		if err != nil {
-			t.Fatalf("re-encode %T %+v: %v", v, v, err)
-		}
-		w := newReq()
-		if err := api.DecodeStrict(bytes.NewReader(again), w); err != nil {
-			t.Fatalf("%T accepted %q but not its own encoding %s: %v", v, body, again, err)
-		}
-		if !reflect.DeepEqual(v, w) {
-			t.Fatalf("%T round trip changed the value: %+v, then %+v", v, v, w)
-		}
-	})
-}
 
 // redeemCounter counts the activations the API starts. RedeemHandoff is the one
 // Store method that creates a session, so counting it here keeps the fuzz loop off
@@ -90,6 +45,9 @@ func FuzzRedeem(f *testing.F) {
 	valid := fx.token("person-fuzz", "")
 	parts := strings.Split(valid, ".")
 	for _, s := range []string{
+		// Before the valid body, so a loose decoder would redeem with them.
+		`{"TOKEN":"` + valid + `"}`, `{"Token":"` + valid + `"}`, `{"token":"x","token":"` + valid + `"}`,
+		`{"token":"` + valid + `","token":"` + valid + `"}`, `{"token":"` + valid + `","TOKEN":"x"}`,
 		`{"token":"` + valid + `"}`,
 		`{"token":"` + valid + `","extra":true}`,
 		`{"token":"` + parts[0] + "." + parts[1] + `."}`,
@@ -112,8 +70,7 @@ func FuzzRedeem(f *testing.F) {
 			t.Fatalf("body %q: server error %d %s", body, rec.Code, rec.Body)
 		}
 		started := counter.started.Load() - before
-		var r api.RedeemRequest
-		isValid := api.DecodeStrict(bytes.NewReader(body), &r) == nil && r.Token == valid
+		isValid := carries(body, valid)
 		if isValid {
 			// The valid token starts one activation the first time, and is refused as
 			// used every time after.
@@ -136,4 +93,26 @@ func FuzzRedeem(f *testing.F) {
 			t.Fatalf("body %q refused (%d) yet started an activation", body, rec.Code)
 		}
 	})
+}
+
+// carries is FuzzRedeem's oracle, independent of the API's decoder (whose strictness
+// it checks): body is exactly one object with the one member "token", by that exact
+// name, holding token. encoding/json judges the syntax and splits the tokens.
+func carries(body []byte, token string) bool {
+	if !json.Valid(body) {
+		return false
+	}
+	var toks []json.Token
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return false
+		}
+		toks = append(toks, tok)
+	}
+	return len(toks) == 4 && toks[0] == json.Delim('{') && toks[1] == "token" && toks[2] == token && toks[3] == json.Delim('}')
 }

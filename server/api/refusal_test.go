@@ -402,7 +402,8 @@ func TestCrossOrigin(t *testing.T) {
 	f.newClient().post("/api/v1/handoff", api.RedeemRequest{Token: tok}).state(t, "password")
 }
 
-// TestBadBodies: oversized, unknown fields and other malformed bodies are refused and
+// TestBadBodies: oversized, unknown or duplicate names, names in another case, other
+// malformed bodies and content types other than application/json are refused and
 // change nothing; the token they carried stays unused.
 func TestBadBodies(t *testing.T) {
 	f := newFixture(t, nil)
@@ -418,6 +419,10 @@ func TestBadBodies(t *testing.T) {
 		{"oversized value", `{"token":"` + big + `"}`, "", http.StatusRequestEntityTooLarge, "body_too_large"},
 		{"oversized trailing space", `{"token":"` + tok + `"}` + strings.Repeat(" ", api.MaxBody), "", http.StatusRequestEntityTooLarge, "body_too_large"},
 		{"unknown field", `{"token":"` + tok + `","admin":true}`, "", http.StatusBadRequest, "bad_request"},
+		{"name in another case", `{"TOKEN":"` + tok + `"}`, "", http.StatusBadRequest, "bad_request"},
+		{"duplicate name", `{"token":"x","token":"` + tok + `"}`, "", http.StatusBadRequest, "bad_request"},
+		{"duplicate name, same value", `{"token":"` + tok + `","token":"` + tok + `"}`, "", http.StatusBadRequest, "bad_request"},
+		{"null", `null`, "", http.StatusBadRequest, "bad_request"},
 		{"two values", `{"token":"` + tok + `"}{"token":"x"}`, "", http.StatusBadRequest, "bad_request"},
 		{"trailing garbage", `{"token":"` + tok + `"}]`, "", http.StatusBadRequest, "bad_request"},
 		{"wrong type", `{"token":42}`, "", http.StatusBadRequest, "bad_request"},
@@ -425,6 +430,8 @@ func TestBadBodies(t *testing.T) {
 		{"empty", ``, "", http.StatusBadRequest, "bad_request"},
 		{"form content type", `{"token":"` + tok + `"}`, "application/x-www-form-urlencoded", http.StatusUnsupportedMediaType, "bad_request"},
 		{"no content type", `{"token":"` + tok + `"}`, "-", http.StatusUnsupportedMediaType, "bad_request"},
+		{"content type only starting with application/json", `{"token":"` + tok + `"}`, "application/jsonx", http.StatusUnsupportedMediaType, "bad_request"},
+		{"content type with a parameter", `{"token":"` + tok + `"}`, "application/json; foo=bar", http.StatusUnsupportedMediaType, "bad_request"},
 	}
 	before := f.snapshot()
 	for _, c := range cases {
