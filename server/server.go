@@ -131,7 +131,7 @@ func New(ctx context.Context, c Config, log *slog.Logger, now func() time.Time) 
 			return nil, fmt.Errorf("server: dev setup: %w", err)
 		}
 	}
-	st, err := store.Open(filepath.Join(c.DataDir, "activation.db"))
+	st, err := store.Open(filepath.Join(c.DataDir, "activation.db"), store.WithServeLock())
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, log 
 	mux := http.NewServeMux()
 	a.Register(mux)
 	mux.Handle("GET /healthz", observe.Healthz())
-	mux.Handle("GET /readyz", observe.Readyz(st.Ping))
+	mux.Handle("GET /readyz", observe.Readyz(st.Probe, now))
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("/", page)
 	s := &Server{Store: st, log: log}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -18,18 +19,24 @@ func Healthz() http.Handler {
 	})
 }
 
-// Readyz answers 200 when ping (typically the store's) succeeds within ReadyTimeout,
-// and 503 with a generic body otherwise; the reason goes to the request's log only,
-// as it can name hosts and files.
-func Readyz(ping func(context.Context) error) http.Handler {
-	return readyz(ping, ReadyTimeout)
+// ReadyFresh is how long a readiness answer is reused. The store's probe is a
+// committed write (an fsync), and /readyz answers anyone who reaches the port; without
+// a bound, a flood of probes would queue fsyncs in front of every activation. A load
+// balancer probing every few seconds sees each answer fresh.
+const ReadyFresh = time.Second
+
+// Readyz answers 200 when probe (the store's: can it commit?) succeeds within
+// ReadyTimeout, and 503 with a generic body otherwise; the reason goes to the
+// request's log only, as it can name hosts and files. One probe runs at a time, and
+// its answer serves every request for ReadyFresh by the clock now.
+func Readyz(probe func(context.Context) error, now func() time.Time) http.Handler {
+	return readyz(probe, now, ReadyTimeout, ReadyFresh)
 }
 
-func readyz(ping func(context.Context) error, timeout time.Duration) http.Handler {
+func readyz(probe func(context.Context) error, now func() time.Time, timeout, fresh time.Duration) http.Handler {
+	c := &readiness{probe: probe, now: now, timeout: timeout, fresh: fresh}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		defer cancel()
-		if err := pingWithin(ctx, ping); err != nil {
+		if err := c.check(r.Context()); err != nil {
 			Logger(r.Context()).WarnContext(r.Context(), "not ready", "error", err.Error())
 			writePlain(w, http.StatusServiceUnavailable, "not ready\n")
 			return
@@ -38,26 +45,54 @@ func readyz(ping func(context.Context) error, timeout time.Duration) http.Handle
 	})
 }
 
-// pingWithin returns when ping does or when ctx ends, whichever is first, so a ping
-// that ignores its context still cannot hold the probe past the timeout.
-func pingWithin(ctx context.Context, ping func(context.Context) error) error {
-	done := make(chan error, 1) // buffered: a late ping must not block forever
+// readiness is the last probe's answer and when it was had.
+type readiness struct {
+	probe   func(context.Context) error
+	now     func() time.Time
+	timeout time.Duration
+	fresh   time.Duration
+
+	mu    sync.Mutex // held while a probe runs, so requests meanwhile share its answer
+	valid bool
+	at    time.Time
+	err   error
+}
+
+func (c *readiness) check(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if age := c.now().Sub(c.at); c.valid && age >= 0 && age < c.fresh { // a clock set back expires it
+		return c.err
+	}
+	// Not the request's cancellation: the answer is shared, so a client that hangs up
+	// must not make it "not ready" for the others.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	defer cancel()
+	c.err = probeWithin(pctx, c.probe)
+	c.valid, c.at = true, c.now()
+	return c.err
+}
+
+// probeWithin returns when probe does or when ctx ends, whichever is first, so a probe
+// that ignores its context still cannot hold the answer past the timeout.
+func probeWithin(ctx context.Context, probe func(context.Context) error) error {
+	done := make(chan error, 1) // buffered: a late probe must not block forever
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				done <- fmt.Errorf("readiness ping panicked: %v", p)
+				done <- fmt.Errorf("readiness probe panicked: %v", p)
 			}
 		}()
-		done <- ping(ctx)
+		done <- probe(ctx)
 	}()
 	select {
 	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("readiness ping: %w", err)
+			return fmt.Errorf("readiness probe: %w", err)
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("readiness ping: %w", context.Cause(ctx))
+		return fmt.Errorf("readiness probe: %w", context.Cause(ctx))
 	}
 }
 

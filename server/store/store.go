@@ -25,6 +25,18 @@ var (
 	ErrStepUsed = errors.New("one-time code time-step already used")
 	// ErrImportConflict: a serial in an import is registered with another certificate.
 	ErrImportConflict = errors.New("chip serial registered with another certificate")
+
+	// The store cannot commit, and why; Open and Probe return these, wrapped with the
+	// file and what to do.
+
+	// ErrReadOnly: the database file or its folder cannot be written (a read-only
+	// file system, or permissions).
+	ErrReadOnly = errors.New("read-only")
+	// ErrDiskFull: the file system holding the database has no space left.
+	ErrDiskFull = errors.New("disk full")
+	// ErrLocked: another process holds the database: another server (the serve lock),
+	// or a writer that kept SQLite's write lock past the busy timeout.
+	ErrLocked = errors.New("locked by another process")
 )
 
 // State is where an activation session is in the ceremony.
@@ -193,6 +205,12 @@ type Store interface {
 	// refused by the token's own expiry check.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 
+	// Probe commits one tiny write, so it fails when the store cannot commit (the
+	// readiness check); the error wraps ErrReadOnly, ErrDiskFull or ErrLocked when the
+	// cause is one of those.
+	Probe(ctx context.Context) error
+	// Ping checks that the database answers; unlike Probe it writes nothing, so it
+	// passes on a read-only or full disk.
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -41,8 +41,9 @@ func (tr *trap) disarm() []string {
 	return tr.seen
 }
 
-// testFailpoints fails each multi-row transaction at every step it reports and checks
-// that nothing was written, then that the same call succeeds once the fault is gone.
+// testFailpoints fails each multi-row transaction, and the readiness probe, at every
+// step it reports and checks that nothing was written, then that the same call succeeds
+// once the fault is gone.
 func testFailpoints(t *testing.T, open Opener) {
 	ops := []struct {
 		name  string
@@ -58,6 +59,9 @@ func testFailpoints(t *testing.T, open Opener) {
 			e.importChips("C1")
 			s := e.present(e.redeem("tok-1", "p1"), "C1")
 			return func() error { _, err := e.st.AcceptCode(e.ctx, s, 100, t0, audit(s.ID, "code_accepted")); return err }
+		}},
+		{"probe", func(e env) func() error {
+			return func() error { return e.st.Probe(e.ctx) }
 		}},
 		{"complete", func(e env) func() error {
 			e.importChips("C1", "C2")
