@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,7 +30,7 @@ var requestTypes = []func() any{
 // and what it accepts survives a round trip unchanged.
 func FuzzDecodeStrict(f *testing.F) {
 	seeds := []string{
-		`{"token":"eyJhbGciOiJFZERTQSJ9.e30.c2ln"}`,
+		`{"token":"eyJhbGciOiJFZERTQSJ9.e30.c2ln","request_id":"AAAAAAAAAAAAAAAAAAAAAA"}`,
 		`{"verifier":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}`,
 		`{"hello":"CVRTVC0wMDAwMDE="}`,
 		`{"code":"123456"}`,
@@ -78,29 +79,40 @@ func (c *redeemCounter) RedeemHandoff(ctx context.Context, h store.Handoff, s st
 	return out, err
 }
 
+// requestIDForm is the request id's form, written out here rather than taken from
+// the code under test.
+var requestIDForm = regexp.MustCompile(`^[A-Za-z0-9_-]{22,64}$`)
+
 // FuzzRedeem posts any body to the handoff endpoint: no body makes the server fail,
-// and only the one valid token seeded here starts an activation.
+// only the one valid token seeded here starts an activation, and after that only its
+// first request id gets it again.
 func FuzzRedeem(f *testing.F) {
 	counter := &redeemCounter{}
 	fx := newFixture(f, func(c *setup) {
 		counter.Store = c.Activation.Store
 		c.Activation.Store = counter
-		c.API.HandoffPerMinute = math.MaxInt // a fuzzer is one address sending fast
+		// A fuzzer is one address sending fast.
+		c.API.HandoffPerMinute, c.API.RequestsPerMinute = math.MaxInt, math.MaxInt
 	})
 	valid := fx.token("person-fuzz", "")
 	parts := strings.Split(valid, ".")
+	const id = "AAAAAAAAAAAAAAAAAAAAAA"
 	for _, s := range []string{
+		`{"token":"` + valid + `","request_id":"` + id + `"}`,
+		`{"token":"` + valid + `","request_id":"` + id + `B"}`,
 		`{"token":"` + valid + `"}`,
-		`{"token":"` + valid + `","extra":true}`,
-		`{"token":"` + parts[0] + "." + parts[1] + `."}`,
-		`{"token":"` + parts[0] + "." + parts[1] + "." + strings.ToUpper(parts[2]) + `"}`,
-		`{"token":"` + valid + `x"}`,
+		`{"token":"` + valid + `","request_id":"` + id[:21] + `"}`,
+		`{"token":"` + valid + `","request_id":"` + id[:21] + `="}`,
+		`{"token":"` + valid + `","request_id":"` + id + `","extra":true}`,
+		`{"token":"` + parts[0] + "." + parts[1] + `.","request_id":"` + id + `"}`,
+		`{"token":"` + parts[0] + "." + parts[1] + "." + strings.ToUpper(parts[2]) + `","request_id":"` + id + `"}`,
+		`{"token":"` + valid + `x","request_id":"` + id + `"}`,
 		`{"token":""}`, `{"token":"a.b.c"}`, `{}`, `null`, `[]`, ``, `{"token":null}`,
 		`{"token":"` + strings.Repeat("A", 5000) + `"}`,
 	} {
 		f.Add([]byte(s))
 	}
-	redeemed := false // fuzz functions run one at a time in each process
+	first := "" // the request id that redeemed the valid token; fuzz functions run one at a time in each process
 	f.Fuzz(func(t *testing.T, body []byte) {
 		before := counter.started.Load()
 		req := httptest.NewRequest(http.MethodPost, "/api/v1/handoff", bytes.NewReader(body))
@@ -113,24 +125,28 @@ func FuzzRedeem(f *testing.F) {
 		}
 		started := counter.started.Load() - before
 		var r api.RedeemRequest
-		isValid := api.DecodeStrict(bytes.NewReader(body), &r) == nil && r.Token == valid
+		isValid := api.DecodeStrict(bytes.NewReader(body), &r) == nil && r.Token == valid && requestIDForm.MatchString(r.RequestID)
+		again := false
 		if isValid {
-			// The valid token starts one activation the first time, and is refused as
-			// used every time after.
+			// The valid token starts one activation the first time; after that its
+			// first request id gets that activation again, and any other is refused.
 			want := http.StatusConflict
-			if !redeemed {
-				want, redeemed = http.StatusOK, true
+			switch {
+			case first == "":
+				want, first = http.StatusOK, r.RequestID
+			case r.RequestID == first:
+				want, again = http.StatusOK, true
 			}
 			if rec.Code != want {
-				t.Fatalf("valid token: expected %d, got %d %s", want, rec.Code, rec.Body)
+				t.Fatalf("valid token with request id %q: expected %d, got %d %s", r.RequestID, want, rec.Code, rec.Body)
 			}
 		}
 		switch {
-		case started != 0 && !isValid:
+		case started != 0 && (!isValid || again):
 			t.Fatalf("body %q started an activation", body)
 		case started > 1:
 			t.Fatalf("body %q started %d activations", body, started)
-		case rec.Code == http.StatusOK && started != 1:
+		case rec.Code == http.StatusOK && started != 1 && !again:
 			t.Fatalf("body %q answered 200 without starting an activation", body)
 		case rec.Code != http.StatusOK && started != 0:
 			t.Fatalf("body %q refused (%d) yet started an activation", body, rec.Code)
