@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -76,6 +77,55 @@ func TestPathHandoffSecondTab(t *testing.T) {
 	}
 	if got := s.AuditEvents(t, id); !slices.Equal(got, []string{"handoff_redeemed", "password_set"}) {
 		t.Fatalf("store: audit trail: expected [handoff_redeemed password_set], got %v", got)
+	}
+}
+
+// The answer to the redemption is lost after the server committed it, as when the
+// connection drops: the page says there is no connection. Its retry button, or a
+// reload, repeats the redemption with the request id the page chose for the link;
+// the server gives this page the activation it started, under a new cookie, and the
+// person goes on with the password. The store holds one activation, redeemed once
+// and then redeemed again.
+func TestPathHandoffAnswerLost(t *testing.T) {
+	for _, how := range []string{"retry", "reload"} {
+		t.Run(how, func(t *testing.T) {
+			s := scenario.Start(t)
+			person := "e2e-person-lost-" + how
+			b := harness.New(t)
+			lost := b.LoseAnswer("*/api/v1/handoff")
+
+			page := scenario.Open(t, b, s, s.NewLink(t, person, ""))
+			if status, err := lost.Wait(b.Context()); err != nil || status != http.StatusOK {
+				t.Fatalf("the redemption whose answer was lost: expected the server to have answered 200, got %d (%v)", status, err)
+			}
+			page.ExpectTerminal("network", "next.retry")
+			if _, err := s.Store.Person(context.Background(), person); err != nil {
+				t.Fatalf("store: person %s after the lost answer: expected created, got %v", person, err)
+			}
+			if a := page.Activation(); a.Error != "no_session" {
+				t.Fatalf("server: the page's activation before the retry: expected no_session (no cookie reached it), got %+v", a)
+			}
+
+			if how == "retry" {
+				page.Click("#error-retry")
+			} else {
+				page.Reload()
+			}
+			// The error stays on the page until the answer comes.
+			page.WaitView("the password step after the "+how, scenario.StepTimeout, func(v scenario.View) bool { return v.Step == "password" })
+			page.WaitPasswordReady()
+			id := page.Activation().ID
+			if got, want := s.AuditEvents(t, id), []string{"handoff_redeemed", "handoff_redeemed_again"}; !slices.Equal(got, want) {
+				t.Fatalf("store: audit trail after the retry: expected %v, got %v", want, got)
+			}
+			if kept := scenario.Eval[bool](page, "sessionStorage.getItem('mitid.redeem') !== null"); kept {
+				t.Fatal("page: expected the redemption forgotten once answered, it is still in sessionStorage")
+			}
+			page.CreatePassword(linkPassword)
+			if got := s.Session(t, id).State; got != store.StatePasswordSet {
+				t.Fatalf("store: session after the password: expected %s, got %s", store.StatePasswordSet, got)
+			}
+		})
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"mitidchip/credential/kdf"
 	"mitidchip/server/activation"
 	"mitidchip/server/api"
+	"mitidchip/server/clientip"
 	"mitidchip/server/handoff"
 	"mitidchip/server/observe"
 	"mitidchip/server/registry"
@@ -35,6 +36,10 @@ type Config struct {
 	DataDir   string // DATA_DIR: database, keys, dev chips
 	Origin    string // PUBLIC_ORIGIN: the page's origin as browsers see it
 	AssetsDir string // ASSETS_DIR: the built page (make build)
+	// TrustedProxies (TRUSTED_PROXIES) is a comma-separated list of CIDR prefixes or
+	// addresses of the TLS proxies in front of the server, whose X-Forwarded-For is
+	// believed (clientip.Parse); empty trusts none, and every client is its TCP peer.
+	TrustedProxies string
 	// Dev is dev mode (serve -dev): demo keys, demo chips and the virtual-chip
 	// endpoints, supplied by server/dev. Nil in production; the production command
 	// does not link it.
@@ -61,6 +66,7 @@ func Load(getenv func(string) string) Config {
 		DataDir:   get("DATA_DIR", "var"),
 		AssetsDir: get("ASSETS_DIR", filepath.Join("build", "assets")),
 	}
+	c.TrustedProxies = getenv("TRUSTED_PROXIES")
 	c.Origin = get("PUBLIC_ORIGIN", "http://"+c.Addr)
 	c.HandoffIssuer = get("HANDOFF_ISSUER", "mitid-app-backend")
 	c.HandoffAudience = get("HANDOFF_AUDIENCE", c.Origin)
@@ -115,6 +121,7 @@ type Server struct {
 	Store   *store.SQLite
 	Link    string // dev mode: a fresh activation link for the demo person
 	log     *slog.Logger
+	now     func() time.Time
 }
 
 // New assembles the server. In dev mode it first creates, once, what the demo needs.
@@ -122,6 +129,10 @@ func New(ctx context.Context, c Config, log *slog.Logger, now func() time.Time) 
 	secure, err := secureCookie(c.Origin)
 	if err != nil {
 		return nil, err
+	}
+	proxies, err := clientip.Parse(c.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("server: TRUSTED_PROXIES: %w", err)
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, err
@@ -135,7 +146,7 @@ func New(ctx context.Context, c Config, log *slog.Logger, now func() time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	s, err := assemble(ctx, c, st, secure, log, now)
+	s, err := assemble(ctx, c, st, secure, proxies, log, now)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -143,7 +154,7 @@ func New(ctx context.Context, c Config, log *slog.Logger, now func() time.Time) 
 	return s, nil
 }
 
-func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, log *slog.Logger, now func() time.Time) (*Server, error) {
+func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, proxies *clientip.Resolver, log *slog.Logger, now func() time.Time) (*Server, error) {
 	reg, err := c.Registry(st)
 	if err != nil {
 		return nil, err
@@ -165,7 +176,7 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, log 
 	}
 	a, err := api.New(api.Config{
 		Ceremony: ceremony, Handoff: handoff.NewVerifier(pub, c.HandoffIssuer, c.HandoffAudience, now),
-		Metrics: metrics, Now: now, Origin: c.Origin, SecureCookie: secure,
+		Metrics: metrics, Now: now, Origin: c.Origin, SecureCookie: secure, ClientAddr: proxies.Addr,
 	})
 	if err != nil {
 		return nil, err
@@ -180,7 +191,7 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, log 
 	mux.Handle("GET /readyz", observe.Readyz(st.Probe, now))
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("/", page)
-	s := &Server{Store: st, log: log}
+	s := &Server{Store: st, log: log, now: now}
 	if c.Dev != nil {
 		s.Link, err = c.Dev.Mount(ctx, DevMount{Config: c, Registry: reg, Mux: mux, Page: page, Log: log, Now: now})
 		if err != nil {
@@ -264,13 +275,19 @@ func (s *Server) sweep(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := s.Store.DeleteExpired(ctx, time.Now()); err != nil {
-				s.log.Warn("sweep expired", "error", err.Error())
+			if n, err := s.Sweep(ctx); err != nil {
+				s.log.Warn("sweep expired", "error", err.Error(), "rows", n)
 			} else if n > 0 {
 				s.log.Info("swept expired rows", "rows", n)
 			}
 		}
 	}
+}
+
+// Sweep drops the sessions and handoff records that expired before the server's
+// clock says now, store.SweepBatch rows per transaction, and says how many went.
+func (s *Server) Sweep(ctx context.Context) (int, error) {
+	return s.Store.DeleteExpired(ctx, s.now(), store.SweepBatch)
 }
 
 // Close closes the store.

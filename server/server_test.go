@@ -17,6 +17,7 @@ import (
 	"mitidchip/chip"
 	"mitidchip/server"
 	"mitidchip/server/dev"
+	"mitidchip/server/store"
 	"mitidchip/server/web"
 )
 
@@ -200,5 +201,64 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if err := <-served; err != nil {
 		t.Fatalf("Serve after shutdown: %v", err)
+	}
+}
+
+// TestSweepUsesServerClock: the sweep asks the store to drop what expired by the
+// server's own clock (the one it was given), not the machine's: with the clock two
+// days ahead, rows that expire in an hour of real time go; with the clock two days
+// behind, rows that expired an hour ago of real time stay.
+func TestSweepUsesServerClock(t *testing.T) {
+	wall := time.Now()
+	cases := []struct {
+		name    string
+		clock   time.Time
+		expires time.Time // of the rows, in real time
+		want    int
+	}{
+		{"clock ahead", wall.Add(48 * time.Hour), wall.Add(time.Hour), 2},
+		{"clock behind", wall.Add(-48 * time.Hour), wall.Add(-time.Hour), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := testConfig(t, true)
+			s, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return c.clock })
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			defer s.Close()
+			h := store.Handoff{TokenID: "tok-sweep", PersonID: "p-sweep", UsedAt: c.expires.Add(-time.Minute), ExpiresAt: c.expires}
+			sess := store.Session{ID: "act-sweep", CookieHash: []byte("cookie-sweep"), CreatedAt: h.UsedAt, ExpiresAt: c.expires}
+			if _, err := s.Store.RedeemHandoff(context.Background(), h, sess); err != nil {
+				t.Fatalf("redeem: %v", err)
+			}
+			n, err := s.Sweep(context.Background())
+			if err != nil || n != c.want {
+				t.Fatalf("sweep: expected %d rows deleted, got %d (%v)", c.want, n, err)
+			}
+		})
+	}
+}
+
+// TestTrustedProxiesConfig: TRUSTED_PROXIES is read from the environment, and a bad
+// entry stops the start with a message that names it.
+func TestTrustedProxiesConfig(t *testing.T) {
+	if got := server.Load(func(k string) string {
+		if k == "TRUSTED_PROXIES" {
+			return "127.0.0.1/32,::1/128"
+		}
+		return ""
+	}).TrustedProxies; got != "127.0.0.1/32,::1/128" {
+		t.Fatalf("Load: expected TRUSTED_PROXIES in the config, got %q", got)
+	}
+	c := testConfig(t, false)
+	c.TrustedProxies = "127.0.0.1/32, proxy.internal"
+	s, err := server.New(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	if err == nil {
+		s.Close()
+		t.Fatal("New with a bad TRUSTED_PROXIES: expected an error, got none")
+	}
+	if !strings.Contains(err.Error(), "TRUSTED_PROXIES") || !strings.Contains(err.Error(), `"proxy.internal"`) {
+		t.Errorf("New with a bad TRUSTED_PROXIES: expected the error to name the variable and the entry, got %v", err)
 	}
 }

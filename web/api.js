@@ -48,7 +48,9 @@ export function createApi(fetchFn = globalThis.fetch.bind(globalThis)) {
   }
 
   return {
-    redeem: (token) => request('POST', '/api/v1/handoff', { token }),
+    // requestId is the page's own id for redeeming this token: the same on every
+    // try, so that a try whose answer was lost can be repeated (docs/api.md).
+    redeem: (token, requestId) => request('POST', '/api/v1/handoff', { token, request_id: requestId }),
     state: () => request('GET', '/api/v1/activation'),
     passwordParams: () => request('GET', '/api/v1/password/params'),
     setPassword: (verifier) => request('POST', '/api/v1/password', { verifier }),

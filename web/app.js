@@ -58,6 +58,8 @@ const TERMINAL = {
   handoff_invalid: { title: 'fatal.handoff_invalid', next: 'next.restart_app' },
   handoff_expired: { title: 'fatal.handoff_expired', next: 'next.restart_app' },
   handoff_used: { title: 'fatal.handoff_used', next: 'next.same_tab', resume: true },
+  too_many_sessions: { title: 'fatal.too_many_sessions', next: 'next.same_tab', resume: true },
+  too_many_handoffs: { title: 'fatal.too_many_handoffs', next: 'next.restart_app_later' },
   no_session: { title: 'fatal.no_session', next: 'next.restart_app' },
   session_expired: { title: 'fatal.session_expired', next: 'next.restart_app' },
   chip_unknown: { title: 'fatal.chip_unknown', next: 'next.other_chip', retry: 'action.other_chip' },
@@ -73,6 +75,15 @@ const PROGRESS = { password: 'password', chip: 'connect', connect: 'connect', co
 
 const TRANSPORT_KEY = 'mitid.transport';
 const KINDS = ['nfc', 'bluetooth', 'virtual'];
+
+// A redemption of a handoff token waiting for its answer: the token and the request
+// id this tab chose for it. It is kept in sessionStorage (this tab only) until an
+// answer arrives, so that a try whose answer was lost (a dropped connection, a server
+// restart) is repeated with the same id, from the retry button or after a reload,
+// and the server gives this tab, and no other, the activation that try started.
+const REDEEM_KEY = 'mitid.redeem';
+// Errors after which the same redemption is tried again.
+const PASSING = ['network', 'internal', 'rate_limited'];
 
 async function main() {
   const moduleJS = import(asset('module.js'));
@@ -92,7 +103,10 @@ async function main() {
   ]);
 
   const api = createApi();
-  const pending = token ? api.redeem(token) : api.state();
+  const session = storage('sessionStorage');
+  const redemption = redemptionOf(session, token);
+  const start = () => (redemption ? redeem(api, session, redemption) : api.state());
+  const pending = start();
   pending.catch(() => {}); // handled in boot
 
   const i18n = new I18n(async (lang) => {
@@ -101,7 +115,6 @@ async function main() {
     return res.json();
   });
   const local = storage('localStorage');
-  const session = storage('sessionStorage');
   try {
     await i18n.use(storedLanguage(local));
   } catch (err) {
@@ -254,14 +267,62 @@ async function main() {
       render(await request);
     } catch (err) {
       // Nothing was shown yet: a passing fault ends here with a retry, not inline.
-      if (err?.code === 'network' || err?.code === 'internal' || err?.code === 'rate_limited') {
-        return terminal(err.code, { retry: () => boot(token ? api.redeem(token) : api.state()) });
+      if (PASSING.includes(err?.code)) {
+        return terminal(err.code, { retry: () => boot(start()) });
       }
       fail(err);
     }
   }
 
   boot(pending);
+}
+
+// redemptionOf is the redemption to make on load: of the token in the address, with
+// the request id chosen for it before if this tab tried it already; without one, of
+// a token whose answer never came (the tab was reloaded meanwhile); else none.
+function redemptionOf(session, urlToken) {
+  let kept = null;
+  try {
+    kept = JSON.parse(session?.getItem(REDEEM_KEY) ?? 'null');
+  } catch {
+    kept = null;
+  }
+  if (!kept || typeof kept.token !== 'string' || typeof kept.requestId !== 'string') kept = null;
+  if (!urlToken) return kept;
+  if (kept && kept.token === urlToken) return kept;
+  const fresh = { token: urlToken, requestId: newRequestId() };
+  try {
+    session?.setItem(REDEEM_KEY, JSON.stringify(fresh));
+  } catch {
+    // Without storage the retry button still repeats the same id; a reload cannot.
+  }
+  return fresh;
+}
+
+// newRequestId is 16 random bytes as unpadded base64url.
+function newRequestId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+// redeem tries the redemption once; it is forgotten as soon as an answer says how it
+// went, and kept for another try after a passing fault.
+async function redeem(api, session, r) {
+  const forget = () => {
+    try {
+      session?.removeItem(REDEEM_KEY);
+    } catch {
+      // nothing stored
+    }
+  };
+  try {
+    const state = await api.redeem(r.token, r.requestId);
+    forget();
+    return state;
+  } catch (err) {
+    if (!PASSING.includes(err?.code)) forget();
+    throw err;
+  }
 }
 
 // createView shows one step at a time, keeps the step indicator and body[data-step]

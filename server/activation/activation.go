@@ -34,6 +34,17 @@ const (
 	// CookieSize is the session cookie's entropy in bytes.
 	CookieSize = 32
 	nonceSize  = 32
+
+	// HandoffsPerHour is how many handoffs one person may redeem in an hour, and
+	// OpenSessions how many activations they may have open at once: limits on the
+	// person, not on an address, so that no one can prepare code guesses in bulk and
+	// no one but the person is held up by them.
+	HandoffsPerHour = 10
+	OpenSessions    = 3
+	// HandoffMargin is how much longer than a token can verify (its expiry plus
+	// handoff.Leeway) the record of its use is kept: it covers clock differences
+	// between the instance that sweeps and the one that verifies.
+	HandoffMargin = time.Minute
 )
 
 // Config is what the ceremony needs. Now and Rand are injected so tests pin time and
@@ -45,6 +56,8 @@ type Config struct {
 	Rand       io.Reader
 	KDF        kdf.Params
 	SessionTTL time.Duration // default 30 minutes
+	// Per-person limits; zero means the default (HandoffsPerHour, OpenSessions).
+	HandoffsPerHour, OpenSessions int
 }
 
 // Ceremony runs activations.
@@ -62,6 +75,12 @@ func New(cfg Config) (*Ceremony, error) {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 30 * time.Minute
+	}
+	if cfg.HandoffsPerHour <= 0 {
+		cfg.HandoffsPerHour = HandoffsPerHour
+	}
+	if cfg.OpenSessions <= 0 {
+		cfg.OpenSessions = OpenSessions
 	}
 	return &Ceremony{cfg: cfg}, nil
 }
@@ -115,6 +134,9 @@ type PasswordParams struct {
 type Started struct {
 	Session store.Session
 	Cookie  string
+	// Again is set when the redemption was a retry of one whose answer was lost: the
+	// session is the one that redemption started, with a new cookie.
+	Again bool
 }
 
 // View describes s for the page.
@@ -138,9 +160,39 @@ func bindingOf(s store.Session) transcript.Binding {
 	}
 }
 
+// Request ids: the client chooses one per handoff token (16 random bytes, unpadded
+// base64url) and sends it with every try to redeem it, so that a try whose answer was
+// lost can be repeated by that client and by no other.
+const (
+	minRequestID = 22 // 128 bits
+	maxRequestID = 64
+)
+
+// ValidRequestID reports whether id has the form of a request id: 22 to 64
+// characters of the base64url alphabet.
+func ValidRequestID(id string) bool {
+	if len(id) < minRequestID || len(id) > maxRequestID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // Redeem begins an activation from a verified handoff: it records the token as used
-// and creates the person (if new) and the session, all in one step.
-func (c *Ceremony) Redeem(ctx context.Context, claims handoff.Claims) (Started, error) {
+// and creates the person (if new) and the session, all in one step, within the
+// person's limits. requestID is the client's id for this redemption (ValidRequestID):
+// when the token was used already, by this same request id, and its session has not
+// moved on, the client lost the first answer, and gets the same session under a new
+// cookie (Started.Again); the old cookie stops working.
+func (c *Ceremony) Redeem(ctx context.Context, claims handoff.Claims, requestID string) (Started, error) {
+	if !ValidRequestID(requestID) {
+		return Started{}, internal(errors.New("redeem: request id of the wrong form"))
+	}
 	cookie, err := c.random(CookieSize)
 	if err != nil {
 		return Started{}, internal(err)
@@ -155,23 +207,50 @@ func (c *Ceremony) Redeem(ctx context.Context, claims handoff.Claims) (Started, 
 	}
 	now := c.cfg.Now()
 	hash := sha256.Sum256([]byte(cookie))
+	reqHash := sha256.Sum256([]byte(requestID))
 	s := store.Session{
-		ID: id, PersonID: claims.PersonID, CookieHash: hash[:], CreatedAt: now, UpdatedAt: now,
+		ID: id, PersonID: claims.PersonID, CookieHash: hash[:], RequestHash: reqHash[:], CreatedAt: now, UpdatedAt: now,
 		ExpiresAt: now.Add(c.cfg.SessionTTL),
 		KDF:       store.KDF{Salt: salt, Time: c.cfg.KDF.Time, MemoryKiB: c.cfg.KDF.MemoryKiB, Threads: c.cfg.KDF.Threads},
 	}
-	s, err = c.cfg.Store.RedeemHandoff(ctx,
-		store.Handoff{TokenID: claims.TokenID, PersonID: claims.PersonID, UserID: claims.UserID, UsedAt: now, ExpiresAt: claims.Expiry},
-		s, c.audit(s, "handoff_redeemed", map[string]any{"token_id": claims.TokenID}))
+	h := store.Handoff{
+		TokenID: claims.TokenID, PersonID: claims.PersonID, UserID: claims.UserID, UsedAt: now,
+		// Kept while the token could still verify, or a sweep would let it be redeemed again.
+		ExpiresAt: claims.Expiry.Add(handoff.Leeway + HandoffMargin),
+		Limits:    store.Limits{MaxHandoffs: c.cfg.HandoffsPerHour, Window: time.Hour, MaxOpenSessions: c.cfg.OpenSessions},
+	}
+	s, err = c.cfg.Store.RedeemHandoff(ctx, h, s, c.audit(s, "handoff_redeemed", map[string]any{"token_id": claims.TokenID}))
 	switch {
 	case errors.Is(err, store.ErrHandoffUsed):
-		return Started{}, refuse(CodeHandoffUsed, err)
+		return c.redeemAgain(ctx, claims, reqHash[:], cookie, hash[:], err)
+	case errors.Is(err, store.ErrTooManyHandoffs):
+		return Started{}, refuse(CodeTooManyHandoffs, err)
+	case errors.Is(err, store.ErrTooManySessions):
+		return Started{}, refuse(CodeTooManySessions, err)
 	case errors.Is(err, store.ErrUserIDTaken):
 		return Started{}, conflict(CodeHandoffInvalid, err)
 	case err != nil:
 		return Started{}, internal(err)
 	}
 	return Started{Session: s, Cookie: cookie}, nil
+}
+
+// redeemAgain answers a used token: the same client retrying gets its session under
+// a new cookie; anyone else is refused as before.
+func (c *Ceremony) redeemAgain(ctx context.Context, claims handoff.Claims, reqHash []byte, cookie string, cookieHash []byte, used error) (Started, error) {
+	// The store names the session in the audit entry: only it knows which one it is.
+	s, err := c.cfg.Store.RedeemAgain(ctx, claims.TokenID, reqHash, cookieHash, c.cfg.Now(),
+		c.audit(store.Session{PersonID: claims.PersonID}, "handoff_redeemed_again", map[string]any{"token_id": claims.TokenID}))
+	switch {
+	case errors.Is(err, store.ErrHandoffUsed):
+		return Started{}, refuse(CodeHandoffUsed, err)
+	case errors.Is(err, store.ErrNotFound):
+		// Used a moment ago, swept since: a replay all the same.
+		return Started{}, refuse(CodeHandoffUsed, errors.Join(used, err))
+	case err != nil:
+		return Started{}, internal(err)
+	}
+	return Started{Session: s, Cookie: cookie, Again: true}, nil
 }
 
 // Resume finds the activation a session cookie names; an expired session is refused

@@ -82,7 +82,7 @@ func newBench(t *testing.T) *bench {
 func (b *bench) redeem(person string) activation.Started {
 	b.t.Helper()
 	b.n++
-	st, err := b.c.Redeem(b.ctx, handoff.Claims{TokenID: "tok-" + person + "-" + strconv.Itoa(b.n), PersonID: person, Expiry: b.now.Add(10 * time.Minute), IssuedAt: b.now})
+	st, err := b.c.Redeem(b.ctx, handoff.Claims{TokenID: "tok-" + person + "-" + strconv.Itoa(b.n), PersonID: person, Expiry: b.now.Add(10 * time.Minute), IssuedAt: b.now}, "request-"+strconv.Itoa(b.n)+"-AAAAAAAAAAAAAAAAAAAAAA")
 	if err != nil {
 		b.t.Fatalf("Redeem: %v", err)
 	}

@@ -16,6 +16,8 @@ const (
 	CodeHandoffInvalid    Code = "handoff_invalid"
 	CodeHandoffExpired    Code = "handoff_expired"
 	CodeHandoffUsed       Code = "handoff_used"
+	CodeTooManyHandoffs   Code = "too_many_handoffs"
+	CodeTooManySessions   Code = "too_many_sessions"
 	CodeVerifierInvalid   Code = "verifier_invalid"
 	CodeHelloInvalid      Code = "hello_invalid"
 	CodeChipUnknown       Code = "chip_unknown"

@@ -24,7 +24,7 @@ func TestFullActivation(t *testing.T) {
 	m := f.chips[0]
 	cm := &ceremony{f: f, c: f.newClient(), person: "person-a", vc: f.virtualChip(m), token: f.token("person-a", "Alice.Example")}
 
-	res := cm.c.post("/api/v1/handoff", api.RedeemRequest{Token: cm.token})
+	res := cm.c.post("/api/v1/handoff", redeemReq(cm.token))
 	redeemed := res.state(t, "password")
 	cookies := (&http.Response{Header: res.header}).Cookies()
 	if len(cookies) != 1 {

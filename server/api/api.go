@@ -9,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"mitidchip/server/activation"
+	"mitidchip/server/clientip"
 	"mitidchip/server/handoff"
 	"mitidchip/server/observe"
 	"mitidchip/server/store"
@@ -34,13 +36,19 @@ type Config struct {
 	// SecureCookie sets the cookie's Secure attribute and __Host- prefix. Off only
 	// for http on loopback, where browsers would drop a Secure cookie.
 	SecureCookie bool
-	// Limits per client address: handoff redemptions and code attempts per minute.
-	HandoffPerMinute, CodesPerMinute int
+	// ClientAddr is the client's address, behind any trusted proxy (a
+	// clientip.Resolver's Addr); nil means the TCP peer, trusting no forwarded header.
+	ClientAddr func(*http.Request) netip.Addr
+	// Limits per client address (its IPv4 address or IPv6 /64, clientip.Bucket), per
+	// minute: requests to the API of any kind, handoff redemptions and code attempts.
+	// Zero means the default (120, 20, 20).
+	RequestsPerMinute, HandoffPerMinute, CodesPerMinute int
 }
 
 // API serves the ceremony over HTTP.
 type API struct {
 	cfg      Config
+	requests *limiter
 	handoffs *limiter
 	codes    *limiter
 }
@@ -53,6 +61,12 @@ func New(cfg Config) (*API, error) {
 	if cfg.Origin == "" {
 		return nil, errors.New("api: config needs the page's Origin")
 	}
+	if cfg.ClientAddr == nil {
+		cfg.ClientAddr = clientip.Peer
+	}
+	if cfg.RequestsPerMinute <= 0 {
+		cfg.RequestsPerMinute = 120
+	}
 	if cfg.HandoffPerMinute <= 0 {
 		cfg.HandoffPerMinute = 20
 	}
@@ -61,20 +75,45 @@ func New(cfg Config) (*API, error) {
 	}
 	return &API{
 		cfg:      cfg,
+		requests: newLimiter(cfg.RequestsPerMinute, time.Minute, cfg.Now),
 		handoffs: newLimiter(cfg.HandoffPerMinute, time.Minute, cfg.Now),
 		codes:    newLimiter(cfg.CodesPerMinute, time.Minute, cfg.Now),
 	}, nil
 }
 
-// Register adds the API's routes to mux.
+// Register adds the API's routes to mux, each behind the per-address request limit.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /api/v1/handoff", a.redeem)
-	mux.HandleFunc("GET /api/v1/activation", a.state)
-	mux.HandleFunc("GET /api/v1/password/params", a.passwordParams)
-	mux.HandleFunc("POST /api/v1/password", a.setPassword)
-	mux.HandleFunc("POST /api/v1/chip/hello", a.hello)
-	mux.HandleFunc("POST /api/v1/chip/code", a.code)
-	mux.HandleFunc("POST /api/v1/chip/signature", a.signature)
+	for pattern, h := range map[string]http.HandlerFunc{
+		"POST /api/v1/handoff":        a.redeem,
+		"GET /api/v1/activation":      a.state,
+		"GET /api/v1/password/params": a.passwordParams,
+		"POST /api/v1/password":       a.setPassword,
+		"POST /api/v1/chip/hello":     a.hello,
+		"POST /api/v1/chip/code":      a.code,
+		"POST /api/v1/chip/signature": a.signature,
+	} {
+		mux.HandleFunc(pattern, a.limited(h))
+	}
+}
+
+// limited puts the per-address request limit before everything else a handler does,
+// the origin check included, so that a flood of requests that would be refused
+// anyway costs a map lookup each and a short log line, whatever its headers hold.
+func (a *API) limited(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		bucket := clientip.Bucket(a.cfg.ClientAddr(r))
+		observe.SetClient(r.Context(), bucket)
+		if !a.requests.allow(bucket) {
+			a.fail(w, r, http.StatusTooManyRequests, "rate_limited", errors.New("request rate limit"))
+			return
+		}
+		next(w, r)
+	}
+}
+
+// allow counts a request of r's client against l.
+func (a *API) allow(l *limiter, r *http.Request) bool {
+	return l.allow(clientip.Bucket(a.cfg.ClientAddr(r)))
 }
 
 // CookieName is the session cookie's name for the given security setting.
@@ -98,6 +137,7 @@ type errorBody struct {
 }
 
 // fail answers with code and logs the precise reason, which the client never sees.
+// The reason can quote the request, so it is clipped like any text a client chose.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, status int, code string, reason error, extra ...func(*Error)) {
 	level := slog.LevelInfo
 	if status >= 500 {
@@ -105,7 +145,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, status int, code stri
 	}
 	observe.Logger(r.Context()).LogAttrs(r.Context(), level, "request refused",
 		slog.String("code", code), slog.String("route", r.Pattern),
-		slog.String("reason", errString(reason)))
+		slog.String("reason", observe.Clip(errString(reason), observe.MaxReasonLogged)))
 	if code != "bad_request" && code != "origin_denied" && code != "rate_limited" && code != "no_session" {
 		a.cfg.Metrics.Failed(code)
 	}
@@ -133,8 +173,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads a JSON body strictly (see strictjson.Decode) within a size limit. It
 // answers the client itself on failure and reports whether to go on.
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := strictjson.CheckContentType(r.Header.Get("Content-Type")); err != nil {
-		a.fail(w, r, http.StatusUnsupportedMediaType, "bad_request", err)
+	if ct := r.Header.Get("Content-Type"); strictjson.CheckContentType(ct) != nil {
+		// The header is logged through Clip, as every header is, not through the
+		// checker's own message.
+		a.fail(w, r, http.StatusUnsupportedMediaType, "bad_request", errors.New("content type "+observe.Clip(ct, observe.MaxHeaderLogged)+" is not application/json"))
 		return false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
@@ -159,7 +201,7 @@ func DecodeStrict(r io.Reader, v any) error { return strictjson.Decode(r, v) }
 // Browsers send Origin on every POST; a request without one is not from the page.
 func (a *API) sameOrigin(w http.ResponseWriter, r *http.Request) bool {
 	if o := r.Header.Get("Origin"); o != a.cfg.Origin {
-		a.fail(w, r, http.StatusForbidden, "origin_denied", errors.New("origin "+o))
+		a.fail(w, r, http.StatusForbidden, "origin_denied", errors.New("origin "+observe.Clip(o, observe.MaxHeaderLogged)))
 		return false
 	}
 	return true

@@ -2,19 +2,24 @@ package api
 
 import (
 	"errors"
-	"net"
 	"net/http"
 
 	"mitidchip/server/activation"
 	"mitidchip/server/handoff"
+	"mitidchip/server/observe"
 	"mitidchip/server/store"
 )
 
 // Request bodies. Byte fields are standard base64 (encoding/json's []byte form).
 
-// RedeemRequest carries the handoff token the page read from its URL fragment.
+// RedeemRequest carries the handoff token the page read from its URL fragment, and
+// the request id the page chose for redeeming it (16 random bytes, unpadded
+// base64url; see activation.ValidRequestID): the page sends the same id when it tries
+// again, so that a redemption whose answer was lost can be repeated by that page
+// alone.
 type RedeemRequest struct {
-	Token string `json:"token"`
+	Token     string `json:"token"`
+	RequestID string `json:"request_id"`
 }
 
 // PasswordRequest carries the password verifier (an Ed25519 public key).
@@ -78,6 +83,8 @@ var status = map[activation.Code]int{
 	activation.CodeOutOfOrder:        http.StatusConflict,
 	activation.CodeAlreadyCompleted:  http.StatusConflict,
 	activation.CodeHandoffUsed:       http.StatusConflict,
+	activation.CodeTooManyHandoffs:   http.StatusTooManyRequests,
+	activation.CodeTooManySessions:   http.StatusTooManyRequests,
 	activation.CodeChipUnknown:       http.StatusConflict,
 	activation.CodeChipNotAttested:   http.StatusConflict,
 	activation.CodeChipRevoked:       http.StatusConflict,
@@ -141,12 +148,16 @@ func (a *API) redeem(w http.ResponseWriter, r *http.Request) {
 	if !a.sameOrigin(w, r) {
 		return
 	}
-	if !a.handoffs.allow(clientAddr(r)) {
+	if !a.allow(a.handoffs, r) {
 		a.fail(w, r, http.StatusTooManyRequests, "rate_limited", errors.New("handoff rate limit"))
 		return
 	}
 	var req RedeemRequest
 	if !a.decode(w, r, &req) {
+		return
+	}
+	if !activation.ValidRequestID(req.RequestID) {
+		a.fail(w, r, http.StatusBadRequest, "bad_request", errors.New("request_id missing or not 22 to 64 base64url characters"))
 		return
 	}
 	claims, err := a.cfg.Handoff.Verify(req.Token)
@@ -158,12 +169,15 @@ func (a *API) redeem(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, &activation.Error{Code: code, Err: err})
 		return
 	}
-	started, err := a.cfg.Ceremony.Redeem(r.Context(), claims)
+	started, err := a.cfg.Ceremony.Redeem(r.Context(), claims, req.RequestID)
 	if err != nil {
 		a.refuse(w, r, err)
 		return
 	}
-	a.cfg.Metrics.Started()
+	observe.SetActivation(r.Context(), started.Session.ID)
+	if !started.Again {
+		a.cfg.Metrics.Started()
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName(a.cfg.SecureCookie), Value: started.Cookie, Path: "/", MaxAge: int(a.cfg.Ceremony.SessionTTL().Seconds()),
 		Secure: a.cfg.SecureCookie, HttpOnly: true, SameSite: http.SameSiteStrictMode,
@@ -210,7 +224,7 @@ func (a *API) code(w http.ResponseWriter, r *http.Request) {
 	if !a.sameOrigin(w, r) {
 		return
 	}
-	if !a.codes.allow(clientAddr(r)) {
+	if !a.allow(a.codes, r) {
 		a.fail(w, r, http.StatusTooManyRequests, "rate_limited", errors.New("code rate limit"))
 		return
 	}
@@ -243,14 +257,4 @@ func (a *API) begin(w http.ResponseWriter, r *http.Request, req any) (store.Sess
 		return store.Session{}, false
 	}
 	return s, true
-}
-
-// clientAddr is the peer's IP. The server is meant to sit behind a proxy that the
-// deployment configures; forwarded headers are not trusted here.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

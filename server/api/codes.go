@@ -5,7 +5,7 @@ package api
 var ErrorCodes = []string{
 	"bad_request", "body_too_large", "origin_denied", "rate_limited", "no_session", "session_expired",
 	"out_of_order", "activation_blocked", "already_completed",
-	"handoff_invalid", "handoff_expired", "handoff_used",
+	"handoff_invalid", "handoff_expired", "handoff_used", "too_many_handoffs", "too_many_sessions",
 	"verifier_invalid", "hello_invalid",
 	"chip_unknown", "chip_not_attested", "chip_revoked", "chip_taken", "chip_locked",
 	"code_format", "code_wrong", "code_used",

@@ -218,6 +218,14 @@ func (f *fixture) token(person, userID string) string {
 	return tok
 }
 
+// requestID is a fresh request id, as the page makes one per handoff token.
+func requestID() string { return rand.Text()[:22] }
+
+// redeemReq is the page's redemption of tok, with a request id of its own.
+func redeemReq(tok string) api.RedeemRequest {
+	return api.RedeemRequest{Token: tok, RequestID: requestID()}
+}
+
 // virtualChip turns a minted chip into a virtual one on the fixture's clock.
 func (f *fixture) virtualChip(m manufacturer.Chip) *virtual.Chip {
 	f.t.Helper()
@@ -243,6 +251,7 @@ type client struct {
 	f      *fixture
 	http   *http.Client
 	origin string
+	header http.Header // more headers on every request, such as a proxy's X-Forwarded-For
 }
 
 func (f *fixture) newClient() *client {
@@ -292,6 +301,9 @@ func (c *client) send(method, path string, body any) (response, error) {
 	}
 	if c.origin != "" {
 		req.Header.Set("Origin", c.origin)
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -374,7 +386,7 @@ type ceremony struct {
 func (f *fixture) begin(person string, vc *virtual.Chip) *ceremony {
 	f.t.Helper()
 	cm := &ceremony{f: f, c: f.newClient(), person: person, vc: vc, token: f.token(person, "")}
-	cm.c.post("/api/v1/handoff", api.RedeemRequest{Token: cm.token}).state(f.t, "password")
+	cm.c.post("/api/v1/handoff", redeemReq(cm.token)).state(f.t, "password")
 	cm.state = cm.c.get("/api/v1/activation").state(f.t, "password")
 	return cm
 }

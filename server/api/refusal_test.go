@@ -61,12 +61,12 @@ func TestHandoffRefused(t *testing.T) {
 	}{
 		{"replayed", func(t *testing.T, f *fixture) string {
 			tok := f.token("person-a", "")
-			f.newClient().post("/api/v1/handoff", api.RedeemRequest{Token: tok}).state(t, "password")
+			f.newClient().post("/api/v1/handoff", redeemReq(tok)).state(t, "password")
 			return tok
 		}, http.StatusConflict, "handoff_used"},
 		{"replayed after the session expired", func(t *testing.T, f *fixture) string {
 			tok := f.token("person-a", "")
-			f.newClient().post("/api/v1/handoff", api.RedeemRequest{Token: tok}).state(t, "password")
+			f.newClient().post("/api/v1/handoff", redeemReq(tok)).state(t, "password")
 			f.clock.Advance(4 * time.Minute) // the token lives 5
 			return tok
 		}, http.StatusConflict, "handoff_used"},
@@ -123,7 +123,7 @@ func TestHandoffRefused(t *testing.T) {
 			tok := c.token(t, f)
 			before := f.snapshot()
 			cl := f.newClient()
-			res := cl.post("/api/v1/handoff", api.RedeemRequest{Token: tok})
+			res := cl.post("/api/v1/handoff", redeemReq(tok))
 			res.expectError(t, c.status, c.code)
 			if len(res.header.Values("Set-Cookie")) != 0 {
 				t.Errorf("expected no cookie with a refusal, got %q", res.header.Values("Set-Cookie"))
@@ -382,7 +382,7 @@ func TestCrossOrigin(t *testing.T) {
 	tok := f.token("person-a", "")
 	cm := f.begin("person-b", f.virtualChip(f.chips[0])).through("password")
 	routes := map[string]any{
-		"/api/v1/handoff":        api.RedeemRequest{Token: tok},
+		"/api/v1/handoff":        redeemReq(tok),
 		"/api/v1/password":       api.PasswordRequest{Verifier: cm.verifier},
 		"/api/v1/chip/hello":     api.HelloRequest{Hello: helloPayload(t, cm.vc)},
 		"/api/v1/chip/code":      api.CodeRequest{Code: cm.readCode()},
@@ -399,7 +399,7 @@ func TestCrossOrigin(t *testing.T) {
 	}
 	f.assertUnchanged(before)
 	// The token the refused requests carried is still good.
-	f.newClient().post("/api/v1/handoff", api.RedeemRequest{Token: tok}).state(t, "password")
+	f.newClient().post("/api/v1/handoff", redeemReq(tok)).state(t, "password")
 }
 
 // TestBadBodies: oversized, unknown or duplicate names, names in another case, other
@@ -459,7 +459,7 @@ func TestBadBodies(t *testing.T) {
 	cm.c.post("/api/v1/password", `{"verifier":"`+big+`"}`).expectError(t, http.StatusRequestEntityTooLarge, "body_too_large")
 	cm.c.post("/api/v1/password", `{"verifier":"AAAA","salt":"AAAA"}`).expectError(t, http.StatusBadRequest, "bad_request")
 	f.assertUnchanged(before)
-	f.newClient().post("/api/v1/handoff", api.RedeemRequest{Token: tok}).state(t, "password")
+	f.newClient().post("/api/v1/handoff", redeemReq(tok)).state(t, "password")
 }
 
 func do(t *testing.T, req *http.Request) response {

@@ -42,6 +42,11 @@ Environment (defaults suit running from the repository's root):
   DATA_DIR                 database, keys and dev chips (var)
   PUBLIC_ORIGIN            the page's origin as browsers see it (http://$ADDR)
   ASSETS_DIR               the built page (build/assets)
+  TRUSTED_PROXIES          CIDR prefixes or addresses of the TLS proxies in front of the
+                           server, comma-separated; from these peers the client is the
+                           right-most address in X-Forwarded-For that is not a trusted
+                           proxy (empty: trust none, the client is the TCP peer). A proxy
+                           on the same host: 127.0.0.1/32,::1/128
   HANDOFF_ISSUER           issuer in handoff tokens (mitid-app-backend)
   HANDOFF_AUDIENCE         audience in handoff tokens ($PUBLIC_ORIGIN)
   HANDOFF_PUBLIC_KEY_FILE  the app backend's Ed25519 public key, PEM ($DATA_DIR/keys/handoff-public.pem)

@@ -56,7 +56,7 @@ func TestHelp(t *testing.T) {
 	if err := Run([]string{"-help"}, &out, os.Getenv, nil); err != nil {
 		t.Fatalf("-help: %v", err)
 	}
-	for _, want := range []string{"serve [-dev]", "chips import FILE", "handoff -person", "DATA_DIR", "SEAL_KEY_FILE"} {
+	for _, want := range []string{"serve [-dev]", "chips import FILE", "handoff -person", "DATA_DIR", "SEAL_KEY_FILE", "TRUSTED_PROXIES"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}

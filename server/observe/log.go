@@ -5,8 +5,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Attribute keys naming a secret get their value replaced before a line is written:
@@ -45,9 +48,39 @@ func redact(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
+// Bounds for Clip: a header value the client chose (Origin, Content-Type), and the
+// reason of a refusal, which can quote a request.
+const (
+	MaxHeaderLogged = 64
+	MaxReasonLogged = 512
+)
+
+// Clip is the one way text that a client chose reaches a log line: at most max bytes
+// of it (cut at a character boundary), every character that is not printable
+// (control characters, invalid UTF-8, format characters such as bidi overrides)
+// replaced by '?', and, when it was cut, its whole length after it:
+// "https://evil.example/AAAA...(524288 bytes)". However much is sent, the line grows
+// by at most max plus a few bytes.
+func Clip(s string, max int) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if i+size > max {
+			b.WriteString("...(" + strconv.Itoa(len(s)) + " bytes)")
+			break
+		}
+		if r == utf8.RuneError && size == 1 || !unicode.IsPrint(r) {
+			r = '?'
+		}
+		b.WriteRune(r)
+		i += size
+	}
+	return b.String()
+}
+
 // AccessLog writes one line per request after it is answered: request id, method,
 // route pattern, status, duration and body bytes, plus the activation id when the
-// handler called SetActivation. It never logs the path, query string or any header,
+// handler called SetActivation and the client address when it called SetClient. It never logs the path, query string or any header,
 // since those can carry tokens and personal data; the fragment never reaches a server.
 // Handlers get the request's logger from Logger(r.Context()). Like Instrument, it must
 // wrap the mux directly to learn the route.

@@ -251,3 +251,52 @@ func TestRequestIDInContext(t *testing.T) {
 		t.Errorf("expected the handler to see the response's request id %q, got %q", rec.Header().Get("X-Request-Id"), seen)
 	}
 }
+
+func TestClip(t *testing.T) {
+	cases := []struct {
+		name, in string
+		max      int
+		want     string
+	}{
+		{"short and printable", "https://activation.mitid.dk", 64, "https://activation.mitid.dk"},
+		{"exactly max", "abcd", 4, "abcd"},
+		{"cut, with the whole length", "abcdef", 4, "abcd...(6 bytes)"},
+		{"control characters", "a\nb\x00c\x1b[31m", 64, "a?b?c?[31m"},
+		{"invalid UTF-8", "a\xffb", 64, "a?b"},
+		{"bidi override", "a\u202eb", 64, "a?b"},
+		{"printable non-ASCII is kept", "Blåbær", 64, "Blåbær"},
+		{"cut at a character boundary", "æøå", 3, "æ...(6 bytes)"},
+		{"empty", "", 64, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Clip(c.in, c.max); got != c.want {
+				t.Errorf("Clip(%q, %d): expected %q, got %q", c.in, c.max, c.want, got)
+			}
+		})
+	}
+	huge := strings.Repeat("A", 512<<10)
+	if got := Clip(huge, MaxHeaderLogged); len(got) > MaxHeaderLogged+32 || !strings.HasSuffix(got, "...(524288 bytes)") {
+		t.Errorf("Clip of 512 KiB: expected at most %d bytes ending in the length, got %d bytes: %q", MaxHeaderLogged+32, len(got), got)
+	}
+}
+
+// TestClientOnLines: once a handler names the client's address, its own lines and the
+// access line carry it.
+func TestClientOnLines(t *testing.T) {
+	var buf bytes.Buffer
+	h := AccessLog(NewLogger(&buf, slog.LevelInfo), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		SetClient(r.Context(), "2001:db8:1:2::/64")
+		Logger(r.Context()).Info("refused")
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/x", nil))
+	got := lines(t, &buf)
+	if len(got) != 2 {
+		t.Fatalf("expected 2 log lines, got %d: %s", len(got), buf.String())
+	}
+	for _, l := range got {
+		if l["client"] != "2001:db8:1:2::/64" {
+			t.Errorf("line %q: expected client 2001:db8:1:2::/64, got %v", l["msg"], l["client"])
+		}
+	}
+}

@@ -26,6 +26,7 @@ type requestInfo struct {
 	id         string
 	route      string
 	activation string
+	client     string
 }
 
 func (ri *requestInfo) setRoute(p string) {
@@ -38,6 +39,12 @@ func (ri *requestInfo) snapshot() (id, route, activation string) {
 	ri.mu.Lock()
 	defer ri.mu.Unlock()
 	return ri.id, ri.route, ri.activation
+}
+
+func (ri *requestInfo) clientAddr() string {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	return ri.client
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
@@ -82,6 +89,20 @@ func SetActivation(ctx context.Context, id string) {
 	ri.activation = id
 }
 
+// SetClient names the client's address (as the rate limits see it, behind any trusted
+// proxy), so the access log line and every line from Logger(ctx) after this call
+// carry it. It does nothing outside a request that went through AccessLog or
+// Instrument.
+func SetClient(ctx context.Context, addr string) {
+	ri := infoFrom(ctx)
+	if ri == nil {
+		return
+	}
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	ri.client = addr
+}
+
 // RequestID is the id AccessLog gave the request ("" outside one). It is also sent to
 // the client as X-Request-Id, so a user's report can be matched to the log.
 func RequestID(ctx context.Context) string {
@@ -99,7 +120,8 @@ func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
 }
 
 // Logger is the logger for ctx: the one AccessLog or WithLogger put there (carrying the
-// request id), with the activation id once SetActivation named it. Outside a request it
+// request id), with the activation id once SetActivation named it and the client's
+// address once SetClient did. Outside a request it
 // is slog.Default(), so a line is never lost.
 func Logger(ctx context.Context) *slog.Logger {
 	l, _ := ctx.Value(loggerKey{}).(*slog.Logger)
@@ -109,6 +131,9 @@ func Logger(ctx context.Context) *slog.Logger {
 	if ri := infoFrom(ctx); ri != nil {
 		if _, _, act := ri.snapshot(); act != "" {
 			l = l.With(slog.String("activation_id", act))
+		}
+		if c := ri.clientAddr(); c != "" {
+			l = l.With(slog.String("client", c))
 		}
 	}
 	return l

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -11,21 +12,22 @@ import (
 	"mitidchip/credential/userid"
 )
 
-const sessionCols = `id, person_id, cookie_hash, state, created_at, expires_at, updated_at, version,
+const sessionCols = `id, person_id, cookie_hash, request_hash, state, created_at, expires_at, updated_at, version,
 	kdf_salt, kdf_time, kdf_memory_kib, kdf_threads, password_verifier, chip_serial, chip_public_key,
 	nonce, wrong_codes`
 
 func scanSession(row interface{ Scan(...any) error }) (Session, error) {
 	var s Session
-	err := row.Scan(&s.ID, &s.PersonID, &s.CookieHash, &s.State, timeCol{&s.CreatedAt},
+	err := row.Scan(&s.ID, &s.PersonID, &s.CookieHash, &s.RequestHash, &s.State, timeCol{&s.CreatedAt},
 		timeCol{&s.ExpiresAt}, timeCol{&s.UpdatedAt}, &s.Version, &s.KDF.Salt, &s.KDF.Time,
 		&s.KDF.MemoryKiB, &s.KDF.Threads, &s.PasswordVerifier, textCol{&s.ChipSerial},
 		&s.ChipPublicKey, &s.Nonce, &s.WrongCodes)
 	return s, err
 }
 
-// RedeemHandoff marks the token used, creates the person if absent and inserts the
-// new session, all in one transaction.
+// RedeemHandoff marks the token used, checks the person's limits, creates the person
+// if absent and inserts the new session, all in one transaction. SQLite runs one
+// write transaction at a time, so the counts cannot change under it.
 func (st *SQLite) RedeemHandoff(ctx context.Context, h Handoff, s Session, audit ...AuditEntry) (Session, error) {
 	if h.TokenID == "" || h.PersonID == "" {
 		return Session{}, errors.New("store: redeem handoff: token id and person id are required")
@@ -41,10 +43,14 @@ func (st *SQLite) RedeemHandoff(ctx context.Context, h Handoff, s Session, audit
 		s.UpdatedAt = s.CreatedAt
 	}
 	uid := userid.Normalize(h.UserID)
+	keep := h.ExpiresAt
+	if w := h.UsedAt.Add(h.Limits.Window); h.Limits.MaxHandoffs > 0 && w.After(keep) {
+		keep = w // the row is what the person's handoffs are counted by
+	}
 	err := st.inTx(ctx, "redeem", "handoff "+h.TokenID, func(tx *sql.Tx) error {
-		fresh, err := changed(tx.ExecContext(ctx, `INSERT INTO used_handoffs (token_id, person_id, used_at, expires_at)
-			VALUES (?, ?, ?, ?) ON CONFLICT (token_id) DO NOTHING`,
-			h.TokenID, h.PersonID, nanos(h.UsedAt), nanos(h.ExpiresAt)))
+		fresh, err := changed(tx.ExecContext(ctx, `INSERT INTO used_handoffs (token_id, person_id, used_at, expires_at, activation_id)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (token_id) DO NOTHING`,
+			h.TokenID, h.PersonID, nanos(h.UsedAt), nanos(keep), s.ID))
 		if err != nil {
 			return err
 		}
@@ -52,6 +58,9 @@ func (st *SQLite) RedeemHandoff(ctx context.Context, h Handoff, s Session, audit
 			return ErrHandoffUsed
 		}
 		if err := st.hit("redeem/handoff"); err != nil {
+			return err
+		}
+		if err := withinLimits(ctx, tx, h); err != nil {
 			return err
 		}
 		if uid != "" {
@@ -72,8 +81,8 @@ func (st *SQLite) RedeemHandoff(ctx context.Context, h Handoff, s Session, audit
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO activation_sessions (`+sessionCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.PersonID, s.CookieHash, s.State, nanos(s.CreatedAt), nanos(s.ExpiresAt),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.PersonID, s.CookieHash, orNull(s.RequestHash), s.State, nanos(s.CreatedAt), nanos(s.ExpiresAt),
 			nanos(s.UpdatedAt), s.Version, orNull(s.KDF.Salt), s.KDF.Time, s.KDF.MemoryKiB,
 			s.KDF.Threads, orNull(s.PasswordVerifier), orNull(s.ChipSerial), orNull(s.ChipPublicKey),
 			orNull(s.Nonce), s.WrongCodes); err != nil {
@@ -88,6 +97,83 @@ func (st *SQLite) RedeemHandoff(ctx context.Context, h Handoff, s Session, audit
 		return Session{}, err
 	}
 	return s, nil
+}
+
+// withinLimits checks h.Limits inside the redeeming transaction, after h's own row
+// was inserted (so it is counted) and before its session is.
+func withinLimits(ctx context.Context, tx *sql.Tx, h Handoff) error {
+	if l := h.Limits; l.MaxHandoffs > 0 {
+		since := h.UsedAt.Add(-l.Window)
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM used_handoffs WHERE person_id = ? AND used_at > ?`,
+			h.PersonID, nanos(since)).Scan(&n); err != nil {
+			return fmt.Errorf("count handoffs of %s: %w", h.PersonID, err)
+		}
+		if n > l.MaxHandoffs {
+			return fmt.Errorf("person %s: %d handoffs within %v, limit %d: %w", h.PersonID, n, l.Window, l.MaxHandoffs, ErrTooManyHandoffs)
+		}
+	}
+	if l := h.Limits; l.MaxOpenSessions > 0 {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM activation_sessions
+			WHERE person_id = ? AND expires_at > ? AND state NOT IN (?, ?)`,
+			h.PersonID, nanos(h.UsedAt), StateCompleted, StateBlocked).Scan(&n); err != nil {
+			return fmt.Errorf("count open sessions of %s: %w", h.PersonID, err)
+		}
+		if n >= l.MaxOpenSessions {
+			return fmt.Errorf("person %s: %d open sessions, limit %d: %w", h.PersonID, n, l.MaxOpenSessions, ErrTooManySessions)
+		}
+	}
+	return nil
+}
+
+// RedeemAgain gives the session a used token started a new cookie hash, for the
+// client that started it (the same request hash) while nothing else happened to it.
+func (st *SQLite) RedeemAgain(ctx context.Context, tokenID string, requestHash, cookieHash []byte, at time.Time, audit ...AuditEntry) (Session, error) {
+	if len(requestHash) == 0 || len(cookieHash) == 0 {
+		return Session{}, fmt.Errorf("store: redeem handoff %s again: request hash and cookie hash are required", tokenID)
+	}
+	var out Session
+	err := st.inTx(ctx, "again", "handoff "+tokenID, func(tx *sql.Tx) error {
+		var id sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT activation_id FROM used_handoffs WHERE token_id = ?`, tokenID).Scan(&id); err != nil {
+			return notFound(err)
+		}
+		if !id.Valid {
+			return fmt.Errorf("no session recorded with the token: %w", ErrHandoffUsed)
+		}
+		s, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM activation_sessions WHERE id = ?`, id.String))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("session %s is gone: %w", id.String, ErrHandoffUsed)
+		case err != nil:
+			return fmt.Errorf("session %s: %w", id.String, err)
+		case len(s.RequestHash) == 0 || subtle.ConstantTimeCompare(s.RequestHash, requestHash) != 1:
+			return fmt.Errorf("session %s was started by another request: %w", s.ID, ErrHandoffUsed)
+		case s.State != StateRedeemed:
+			return fmt.Errorf("session %s has moved on to %s: %w", s.ID, s.State, ErrHandoffUsed)
+		case !at.Before(s.ExpiresAt):
+			return fmt.Errorf("session %s expired at %v: %w", s.ID, s.ExpiresAt, ErrHandoffUsed)
+		}
+		if out, err = casSession(ctx, tx, s, `cookie_hash = ?, updated_at = ?`, []any{cookieHash, nanos(at)}, StateRedeemed); err != nil {
+			return err
+		}
+		if err := st.hit("again/session"); err != nil {
+			return err
+		}
+		named := make([]AuditEntry, len(audit))
+		for i, a := range audit {
+			if a.ActivationID == "" {
+				a.ActivationID = s.ID
+			}
+			named[i] = a
+		}
+		return writeAudit(ctx, tx, named)
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	return out, nil
 }
 
 // Session returns the session with the given id.
@@ -264,22 +350,36 @@ func casSession(ctx context.Context, tx *sql.Tx, s Session, set string, args []a
 	return Session{}, ErrConflict
 }
 
-// DeleteExpired drops sessions and used handoffs that expired before now.
-func (st *SQLite) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	var total int64
-	err := st.inTx(ctx, "delete", "expired rows", func(tx *sql.Tx) error {
-		for _, table := range []string{"activation_sessions", "used_handoffs"} {
-			res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at < ?`, now.UnixNano())
-			if err != nil {
-				return fmt.Errorf("%s: %w", table, err)
+// DeleteExpired drops sessions and used handoffs that expired before now, batch rows
+// per transaction.
+func (st *SQLite) DeleteExpired(ctx context.Context, now time.Time, batch int) (int, error) {
+	if batch < 1 {
+		return 0, fmt.Errorf("store: delete expired rows: batch %d is below 1", batch)
+	}
+	total := 0
+	for _, table := range []string{"activation_sessions", "used_handoffs"} {
+		for {
+			if err := ctx.Err(); err != nil {
+				return total, fmt.Errorf("store: delete expired rows of %s: %w", table, err)
 			}
-			n, err := res.RowsAffected()
+			var n int64
+			err := st.inTx(ctx, "sweep", "expired rows of "+table, func(tx *sql.Tx) error {
+				res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid IN
+					(SELECT rowid FROM `+table+` WHERE expires_at < ? LIMIT ?)`, now.UnixNano(), batch)
+				if err != nil {
+					return err
+				}
+				n, err = res.RowsAffected()
+				return err
+			})
 			if err != nil {
-				return fmt.Errorf("%s: %w", table, err)
+				return total, err
 			}
-			total += n
+			total += int(n)
+			if n < int64(batch) {
+				break
+			}
 		}
-		return nil
-	})
-	return int(total), err
+	}
+	return total, nil
 }

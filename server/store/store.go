@@ -17,6 +17,11 @@ var (
 	ErrConflict = errors.New("session changed or is in the wrong state")
 	// ErrHandoffUsed: the handoff token id was redeemed before.
 	ErrHandoffUsed = errors.New("handoff token already used")
+	// ErrTooManyHandoffs: the person redeemed Limits.MaxHandoffs handoffs within
+	// Limits.Window already.
+	ErrTooManyHandoffs = errors.New("too many handoffs redeemed by the person")
+	// ErrTooManySessions: the person holds Limits.MaxOpenSessions open sessions already.
+	ErrTooManySessions = errors.New("too many open activation sessions for the person")
 	// ErrUserIDTaken: another person already holds the user ID.
 	ErrUserIDTaken = errors.New("user ID belongs to another person")
 	// ErrChipTaken: the chip is bound to another person, retired or revoked.
@@ -104,11 +109,30 @@ type ChipImport struct {
 
 // Handoff is a verified handoff token being redeemed.
 type Handoff struct {
-	TokenID   string
-	PersonID  string
-	UserID    string // optional; kept (normalized) only when the person row is created
-	UsedAt    time.Time
-	ExpiresAt time.Time // the token's own expiry; the row may be deleted after it
+	TokenID  string
+	PersonID string
+	UserID   string // optional; kept (normalized) only when the person row is created
+	UsedAt   time.Time
+	// ExpiresAt is when the record of the token's use may go: not before the token
+	// stops verifying (its expiry plus the verifier's leeway), or a sweep could let it
+	// be redeemed again. The store keeps it at least Limits.Window after UsedAt too, so
+	// that it can count the person's handoffs.
+	ExpiresAt time.Time
+	// Limits bound what the person may start.
+	Limits Limits
+}
+
+// Limits bound what one person may start, whatever addresses they come from. They
+// are checked in the transaction that redeems, so every instance sees the same
+// counts. A zero field means no limit.
+type Limits struct {
+	// MaxHandoffs is how many handoffs of the person may be redeemed within Window,
+	// the one being redeemed included.
+	MaxHandoffs int
+	Window      time.Duration
+	// MaxOpenSessions is how many of the person's sessions may be open at once, the
+	// new one included. A session is open until it expires, completes or is blocked.
+	MaxOpenSessions int
 }
 
 // Session is one activation ceremony: the server-held state between requests.
@@ -117,10 +141,14 @@ type Session struct {
 	ID         string
 	PersonID   string
 	CookieHash []byte // SHA-256 of the session cookie; the cookie itself is never stored
-	State      State
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
-	UpdatedAt  time.Time
+	// RequestHash is the SHA-256 of the request id the client chose when it redeemed
+	// the handoff, so that it alone can retry a redemption whose answer it lost
+	// (RedeemAgain); nil if it sent none.
+	RequestHash []byte
+	State       State
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	UpdatedAt   time.Time
 	// Version is the optimistic-concurrency token: every write bumps it, and a write
 	// based on an older Version fails with ErrConflict.
 	Version int64
@@ -144,6 +172,10 @@ type AuditEntry struct {
 	Detail       string
 }
 
+// SweepBatch is the batch size for DeleteExpired the server uses: small enough that a
+// sweep holds the SQLite writer for milliseconds, not seconds.
+const SweepBatch = 500
+
 // Failpoint, when set on a store, is called between the statements of a transaction
 // with the step's name; a non-nil result aborts the transaction. Tests use it to prove
 // that a failure anywhere leaves nothing half-written.
@@ -160,7 +192,18 @@ type Store interface {
 	// RedeemHandoff marks h.TokenID used (ErrHandoffUsed if it was), creates the person
 	// if absent (ErrUserIDTaken if h.UserID is another person's), and inserts s as a new
 	// session in StateRedeemed with Version 1. s.PersonID must be empty or h.PersonID.
+	// Within h.Limits, counted at h.UsedAt, or it fails with ErrTooManyHandoffs or
+	// ErrTooManySessions (a replay is reported first); then nothing is written and the
+	// token stays unused, so the person can try again later.
 	RedeemHandoff(ctx context.Context, h Handoff, s Session, audit ...AuditEntry) (Session, error)
+	// RedeemAgain is a redemption retried by the client that made it, after the answer
+	// was lost: if tokenID's session was created with requestHash (not empty), is
+	// still in StateRedeemed and has not expired at at, its cookie hash becomes
+	// cookieHash (so the cookie given before stops working), UpdatedAt at, and its
+	// Version moves on; audit entries without an ActivationID get the session's.
+	// Otherwise it fails with ErrHandoffUsed and changes nothing; ErrNotFound if
+	// tokenID was never redeemed.
+	RedeemAgain(ctx context.Context, tokenID string, requestHash, cookieHash []byte, at time.Time, audit ...AuditEntry) (Session, error)
 	// Session and SessionByCookie return a session whatever its state or expiry;
 	// checking both is the caller's job.
 	Session(ctx context.Context, id string) (Session, error)
@@ -200,10 +243,12 @@ type Store interface {
 
 	// AuditEntries lists an activation's audit trail, oldest first.
 	AuditEntries(ctx context.Context, activationID string) ([]AuditEntry, error)
-	// DeleteExpired drops sessions and used handoffs whose expiry is before now, and
-	// says how many rows went. A handoff row outlives its token, so a replay is still
-	// refused by the token's own expiry check.
-	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+	// DeleteExpired drops sessions and used handoffs whose expiry is before now, in
+	// transactions of at most batch rows each so that other writers are not held up,
+	// and says how many rows went (also when it fails part way, with the error). A
+	// handoff row outlives its token (Handoff.ExpiresAt), so a replay is still refused
+	// by the token's own expiry check.
+	DeleteExpired(ctx context.Context, now time.Time, batch int) (int, error)
 
 	// Probe commits one tiny write, so it fails when the store cannot commit (the
 	// readiness check); the error wraps ErrReadOnly, ErrDiskFull or ErrLocked when the

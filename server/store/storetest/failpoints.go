@@ -55,6 +55,17 @@ func testFailpoints(t *testing.T, open Opener) {
 				return err
 			}
 		}},
+		{"redeem again", func(e env) func() error {
+			s := newSession("tok-a")
+			s.RequestHash = hashOf("req-a")
+			if _, err := e.st.RedeemHandoff(e.ctx, handoff("tok-a", "pa"), s); err != nil {
+				e.t.Fatalf("redeem: %v", err)
+			}
+			return func() error {
+				_, err := e.st.RedeemAgain(e.ctx, "tok-a", hashOf("req-a"), hashOf("cookie-a2"), t0, audit(s.ID, "handoff_redeemed_again"))
+				return err
+			}
+		}},
 		{"accept", func(e env) func() error {
 			e.importChips("C1")
 			s := e.present(e.redeem("tok-1", "p1"), "C1")

@@ -230,7 +230,7 @@ func testAuditAndCleanup(t *testing.T, open Opener) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			n, err := e.st.DeleteExpired(e.ctx, c.now)
+			n, err := e.st.DeleteExpired(e.ctx, c.now, store.SweepBatch)
 			if err != nil || n != c.want {
 				t.Fatalf("expected %d rows deleted, got %d (%v)", c.want, n, err)
 			}

@@ -28,6 +28,10 @@ func Run(t *testing.T, open Opener) {
 	t.Run("CompleteRace", func(t *testing.T) { testCompleteRace(t, open) })
 	t.Run("Failpoints", func(t *testing.T) { testFailpoints(t, open) })
 	t.Run("AuditAndCleanup", func(t *testing.T) { testAuditAndCleanup(t, open) })
+	t.Run("PersonLimits", func(t *testing.T) { testPersonLimits(t, open) })
+	t.Run("PersonLimitsRace", func(t *testing.T) { testPersonLimitsRace(t, open) })
+	t.Run("RedeemAgain", func(t *testing.T) { testRedeemAgain(t, open) })
+	t.Run("SweepBatches", func(t *testing.T) { testSweepBatches(t, open) })
 }
 
 // env is one store under test with the fixtures the cases build on.
