@@ -3,14 +3,18 @@ package e2e_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"mitidchip/e2e/harness"
 	"mitidchip/e2e/scenario"
+	"mitidchip/server/activation"
 	"mitidchip/server/store"
+	"mitidchip/server/store/storetest"
 )
 
 // Wrong one-time codes: the first and the second say how many tries are left (also
@@ -140,4 +144,79 @@ func checkBlockedPage(t *testing.T, page *scenario.Page) {
 	if !page.Visible("step-blocked") {
 		t.Fatal("blocked step: expected it shown, it is hidden")
 	}
+}
+
+// A chip a stranger has locked with wrong codes of their own (a chip answers hello to
+// any reader): the holder's right code is refused without being counted, and the page
+// says when they may try again, in the language they read it in.
+func TestPathChipLocked(t *testing.T) {
+	s := scenario.Start(t)
+	vc := devChip(t, s, "MC-000005")
+	answers := s.SendWrongCodes(t, "e2e-stranger", vc, activation.ChipLockAfter)
+	if last := answers[len(answers)-1]; last != "chip_locked" {
+		t.Fatalf("stranger: expected the %dth wrong code to lock the chip, got the answers %q", activation.ChipLockAfter, answers)
+	}
+	c, err := s.Store.Chip(context.Background(), vc.Serial())
+	if err != nil || !c.LockedAt(time.Now()) {
+		t.Fatalf("store: expected chip %s locked, got %+v (%v)", vc.Serial(), c, err)
+	}
+
+	b := harness.New(t)
+	b.EmulateChip(vc)
+	page := scenario.Open(t, b, s, s.NewLink(t, "e2e-holder-locked", ""))
+	page.UseLanguage("en")
+	page.CreatePassword("Sommerhus ved Vesterhavet 7")
+	page.ChooseTransport("bluetooth")
+	page.Connect()
+	code := page.ReadCode(vc)
+	before := storetest.Snapshot(t, s.Store)
+	page.SubmitCode(code)
+	page.WaitView("the error step for chip_locked", scenario.StepTimeout, func(v scenario.View) bool { return v.Step == "error" && v.Code == "chip_locked" })
+	storetest.AssertUnchanged(t, s.Store, before)
+
+	for _, lang := range []string{"en", "da"} {
+		page.SwitchLanguage(lang)
+		body := page.Text("error-body")
+		if !slices.Contains(retryMessages(t, page, c.LockedUntil), body) {
+			t.Errorf("%s: expected the body to say when to try again (%q), got %q", lang, retryMessages(t, page, c.LockedUntil), body)
+		}
+		if got, want := page.Text("error-title"), page.Message("fatal.chip_locked", nil); got != want {
+			t.Errorf("%s: heading expected %q, got %q", lang, want, got)
+		}
+		if got, want := page.Text("error-next"), page.Message("next.chip_locked", nil); got != want {
+			t.Errorf("%s: what to do expected %q, got %q", lang, want, got)
+		}
+		if !page.Visible("error-retry") {
+			t.Errorf("%s: expected a button to try again", lang)
+		}
+	}
+}
+
+// retryMessages are the bodies the page may show for a lock until `until`: the page
+// counts the server's retry_after on its own clock and rounds up to the minute, so the
+// minute after the lock's end, or the one after that if the answer crossed a minute.
+func retryMessages(t *testing.T, page *scenario.Page, until time.Time) []string {
+	t.Helper()
+	offset := time.Duration(scenario.Eval[int](page, fmt.Sprintf("new Date(%d).getTimezoneOffset()", until.UnixMilli()))) * time.Minute
+	local := func(at time.Time) time.Time { return at.UTC().Add(-offset) }
+	today := local(time.Now()).Truncate(24 * time.Hour)
+	sep := ":"
+	if page.Lang() == "da" {
+		sep = "."
+	}
+	var out []string
+	first := until.Truncate(time.Minute)
+	if first.Before(until) {
+		first = first.Add(time.Minute)
+	}
+	for _, at := range []time.Time{first, first.Add(time.Minute)} {
+		l := local(at)
+		vars := map[string]string{"time": fmt.Sprintf("%02d%s%02d", l.Hour(), sep, l.Minute())}
+		key := "time.today"
+		if l.Truncate(24 * time.Hour).After(today) {
+			key = "time.tomorrow"
+		}
+		out = append(out, page.Message("error.chip_locked_until", map[string]string{"retry_at": page.Message(key, vars)}))
+	}
+	return out
 }

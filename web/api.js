@@ -4,14 +4,22 @@
 // ApiError carries the server's stable error code; key is the catalogue key of the
 // message shown for it. "network" is the page's own code for a request that got no
 // answer at all.
+//
+// retryAt (milliseconds since 1970) is when a refusal that lifts by itself
+// (chip_locked, too_many_codes) lifts, from the server's retry_after counted on this
+// device's clock, which may be set wrong; rounded up to the minute, so a person who
+// waits until the time shown is not refused again.
 export class ApiError extends Error {
-  constructor(code, status, triesLeft) {
+  constructor(code, status, triesLeft, retryAfter) {
     super(`api: ${code} (HTTP ${status})`);
     this.name = 'ApiError';
     this.code = code;
     this.key = `error.${code}`;
     this.status = status;
     this.triesLeft = triesLeft;
+    this.retryAt = Number.isInteger(retryAfter) && retryAfter >= 0
+      ? Math.ceil((Date.now() + retryAfter * 1000) / 60000) * 60000
+      : undefined;
   }
 }
 
@@ -44,7 +52,7 @@ export function createApi(fetchFn = globalThis.fetch.bind(globalThis)) {
     const err = data && typeof data.error === 'object' && data.error !== null ? data.error : {};
     const code = typeof err.code === 'string' && /^[a-z_]+$/.test(err.code) ? err.code : 'internal';
     const tries = Number.isInteger(err.tries_left) ? err.tries_left : undefined;
-    throw new ApiError(code, res.status, tries);
+    throw new ApiError(code, res.status, tries, err.retry_after);
   }
 
   return {

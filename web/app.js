@@ -66,9 +66,12 @@ const TERMINAL = {
   chip_not_attested: { title: 'fatal.chip_not_attested', next: 'next.other_chip', retry: 'action.other_chip' },
   chip_revoked: { title: 'fatal.chip_revoked', next: 'next.other_chip', retry: 'action.other_chip' },
   chip_taken: { title: 'fatal.chip_taken', next: 'next.other_chip', retry: 'action.other_chip' },
-  chip_locked: { title: 'fatal.chip_locked', next: 'next.borgerservice' },
+  chip_locked: { title: 'fatal.chip_locked', next: 'next.chip_locked', retry: 'action.retry' },
   module_load: { title: 'fatal.module_load', next: 'next.reload', retry: 'action.reload' },
 };
+
+// The messages for refusals that lift by themselves, when the server said when.
+const UNTIL = { chip_locked: 'error.chip_locked_until', too_many_codes: 'error.too_many_codes_until' };
 
 // Where each view sits in the step indicator; views not named here hide it.
 const PROGRESS = { password: 'password', chip: 'connect', connect: 'connect', code: 'code', sign: 'sign', completed: 'done' };
@@ -158,6 +161,7 @@ async function main() {
     clearError: view.clearError,
     status: view.status,
     keyOf,
+    messageOf,
     fail,
     render,
     refresh,
@@ -200,6 +204,16 @@ async function main() {
     return err && err.key && err.key.startsWith('module.') ? 'module.internal' : 'error.internal';
   }
 
+  // messageOf is the message for err: with when to try again, if it says so.
+  function messageOf(err) {
+    return until(err) ?? keyOf(err);
+  }
+
+  function until(err) {
+    if (!Object.hasOwn(UNTIL, err?.code) || !Number.isFinite(err.retryAt)) return null;
+    return { key: UNTIL[err.code], vars: { retry_at: err.retryAt } };
+  }
+
   function render(state) {
     flow.state = state;
     switch (state && state.step) {
@@ -236,11 +250,11 @@ async function main() {
       await refresh();
       return view.showError(['error.out_of_order']);
     }
-    if (Object.hasOwn(TERMINAL, c)) return terminal(c);
-    return view.showError([keyOf(err)]);
+    if (Object.hasOwn(TERMINAL, c)) return terminal(c, { body: until(err) });
+    return view.showError([messageOf(err)]);
   }
 
-  function terminal(c, { retry } = {}) {
+  function terminal(c, { retry, body } = {}) {
     const conf = TERMINAL[c] ?? { title: 'fatal.internal', next: 'next.retry' };
     if (c.startsWith('chip_')) {
       flow.mitidNow()?.disconnect().catch(() => {});
@@ -248,7 +262,8 @@ async function main() {
       flow.transport.clear();
     }
     i18n.set(byId('error-title'), i18n.has(`fatal.${c}`) ? `fatal.${c}` : conf.title);
-    i18n.set(byId('error-body'), keyOf({ key: `error.${c}` }));
+    const { key, vars } = body ?? { key: keyOf({ key: `error.${c}` }) };
+    i18n.set(byId('error-body'), key, vars);
     const next = byId('error-next');
     next.hidden = !conf.next;
     if (conf.next) i18n.set(next, conf.next);

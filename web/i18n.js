@@ -26,7 +26,10 @@ export class I18n {
   }
 
   // t renders a missing key as ⟦key⟧ rather than falling back to another language,
-  // so a gap in a catalogue shows on the page and in the tests' console.
+  // so a gap in a catalogue shows on the page and in the tests' console. A
+  // placeholder whose name ends in _at is a moment (milliseconds since 1970), written
+  // as this language writes a time of day (moment), so it follows a change of
+  // language like the words around it.
   t(key, vars) {
     if (!this.has(key)) {
       console.error(`i18n: missing key "${key}" in the ${this.lang} catalogue`);
@@ -34,7 +37,22 @@ export class I18n {
     }
     const text = this.catalogue[key];
     if (!vars) return text;
-    return text.replace(/\{(\w+)\}/g, (whole, name) => (Object.hasOwn(vars, name) ? String(vars[name]) : whole));
+    return text.replace(/\{(\w+)\}/g, (whole, name) => {
+      if (!Object.hasOwn(vars, name)) return whole;
+      return name.endsWith('_at') ? this.moment(Number(vars[name])) : String(vars[name]);
+    });
+  }
+
+  // moment writes a time of day, with "tomorrow" or the date when it is not today.
+  moment(at, now = Date.now()) {
+    const locale = this.lang === 'da' ? 'da-DK' : 'en-GB';
+    const d = new Date(at);
+    const time = new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit' }).format(d);
+    const days = localDay(d) - localDay(new Date(now));
+    if (days <= 0) return this.t('time.today', { time });
+    if (days === 1) return this.t('time.tomorrow', { time });
+    const date = new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'long' }).format(d);
+    return this.t('time.later', { date, time });
   }
 
   // set gives el the text of key and remembers key and vars on it, so a change of
@@ -59,6 +77,11 @@ export class I18n {
       }
     }
   }
+}
+
+// localDay numbers the days of the local calendar.
+function localDay(d) {
+  return Math.floor((d.getTime() - d.getTimezoneOffset() * 60000) / 86400000);
 }
 
 function varsOf(el) {

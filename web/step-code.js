@@ -68,6 +68,9 @@ export function setup(flow) {
         invalid(Number.isInteger(err.triesLeft) ? ['error.code_wrong', triesItem(err.triesLeft)] : ['error.code_wrong']);
       } else if (err.code === 'code_format' || err.code === 'code_used') {
         invalid([err.key]);
+      } else if (err.code === 'too_many_codes') {
+        // The chip takes more codes later; the page says when.
+        invalid([flow.messageOf(err)]);
       } else {
         flow.fail(err);
       }

@@ -11,8 +11,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"mitidchip/chip"
@@ -23,14 +23,21 @@ import (
 	"mitidchip/server/store"
 )
 
-// Limits of the ceremony.
+// Limits of the ceremony (docs/decisions.md, "A chip lock that lifts").
 const (
 	// BlockAfter wrong codes in a row block the activation (MitID's rule).
 	BlockAfter = 3
 	// ChipLockAfter wrong codes in a row on one chip, across sessions, lock it from
 	// further code attempts: an attacker cycling sessions cannot grind the 10^6 code
-	// space.
+	// space. The lock lifts after ChipFirstLock; each further lock before a right
+	// code lasts twice as long as the one before, up to ChipMaxLock.
 	ChipLockAfter = 10
+	ChipFirstLock = 15 * time.Minute
+	ChipMaxLock   = 24 * time.Hour
+	// ChipAttempts codes, right or wrong, may be checked per chip in a window of
+	// ChipAttemptWindow, whoever sends them from wherever.
+	ChipAttempts      = 10
+	ChipAttemptWindow = 10 * time.Minute
 	// CookieSize is the session cookie's entropy in bytes.
 	CookieSize = 32
 	nonceSize  = 32
@@ -47,6 +54,12 @@ const (
 	HandoffMargin = time.Minute
 )
 
+// DefaultLimits are the code limits the ceremony applies unless Config says others.
+var DefaultLimits = store.CodeLimits{
+	BlockAfter: BlockAfter, LockAfter: ChipLockAfter, FirstLock: ChipFirstLock, MaxLock: ChipMaxLock,
+	Attempts: ChipAttempts, AttemptWindow: ChipAttemptWindow,
+}
+
 // Config is what the ceremony needs. Now and Rand are injected so tests pin time and
 // randomness.
 type Config struct {
@@ -58,6 +71,9 @@ type Config struct {
 	SessionTTL time.Duration // default 30 minutes
 	// Per-person limits; zero means the default (HandoffsPerHour, OpenSessions).
 	HandoffsPerHour, OpenSessions int
+	// Limits bound code attempts per session and per chip; the zero value means
+	// DefaultLimits.
+	Limits store.CodeLimits
 }
 
 // Ceremony runs activations.
@@ -81,6 +97,12 @@ func New(cfg Config) (*Ceremony, error) {
 	}
 	if cfg.OpenSessions <= 0 {
 		cfg.OpenSessions = OpenSessions
+	}
+	if cfg.Limits == (store.CodeLimits{}) {
+		cfg.Limits = DefaultLimits
+	}
+	if err := cfg.Limits.Validate(); err != nil {
+		return nil, fmt.Errorf("activation: %w", err)
 	}
 	return &Ceremony{cfg: cfg}, nil
 }
@@ -145,7 +167,7 @@ func (c *Ceremony) View(ctx context.Context, s store.Session) (View, error) {
 	if err != nil {
 		return View{}, internal(err)
 	}
-	v := View{ActivationID: s.ID, Step: steps[s.State], UserID: p.UserID, TriesLeft: max(0, BlockAfter-s.WrongCodes), ChipSerial: s.ChipSerial}
+	v := View{ActivationID: s.ID, Step: steps[s.State], UserID: p.UserID, TriesLeft: max(0, c.cfg.Limits.BlockAfter-s.WrongCodes), ChipSerial: s.ChipSerial}
 	if s.State == store.StateChipPresented || s.State == store.StateCodeVerified {
 		b := bindingOf(s)
 		v.Binding = &b
@@ -337,7 +359,11 @@ func chipRefused(err error) error {
 	return internal(err)
 }
 
-// CheckCode checks the one-time code the person read off the chip's display.
+// CheckCode checks the one-time code the person read off the chip's display. The
+// code is checked first; the store then admits the attempt (the chip not locked, its
+// attempts not used up) in the same step that records it, so racing requests
+// cannot all slip under the lock, and a refused attempt looks the same whether its
+// code was right or not.
 func (c *Ceremony) CheckCode(ctx context.Context, s store.Session, code string) (store.Session, error) {
 	if err := expect(s, store.StateChipPresented); err != nil {
 		return s, err
@@ -346,49 +372,63 @@ func (c *Ceremony) CheckCode(ctx context.Context, s store.Session, code string) 
 	if err != nil {
 		return s, internal(err)
 	}
-	if ch.FailedCodes >= ChipLockAfter {
-		return s, refuse(CodeChipLocked, errors.New("chip "+ch.Serial+" has "+strconv.Itoa(ch.FailedCodes)+" wrong codes in a row"))
-	}
 	now := c.cfg.Now()
 	step, err := c.cfg.Registry.CheckCode(ch, code, now)
 	switch {
 	case errors.Is(err, registry.ErrCodeFormat):
 		return s, refuse(CodeCodeFormat, err)
-	case errors.Is(err, registry.ErrStepReplayed):
-		return s, refuse(CodeCodeUsed, err)
 	case errors.Is(err, registry.ErrWrongCode):
-		return c.wrongCode(ctx, s, err)
-	case err != nil:
+		return c.wrongCode(ctx, s, now, err)
+	case err != nil && !errors.Is(err, registry.ErrStepReplayed):
 		return s, internal(err)
 	}
-	out, err := c.cfg.Store.AcceptCode(ctx, s, step, now, c.audit(s, "code_accepted", map[string]any{"serial": ch.Serial}))
-	switch {
-	case errors.Is(err, store.ErrStepUsed):
-		return s, refuse(CodeCodeUsed, err)
-	case errors.Is(err, store.ErrConflict):
-		return s, refuse(CodeOutOfOrder, err)
-	case err != nil:
-		return s, internal(err)
+	// A replayed step goes to the store too, which refuses it with ErrStepUsed once
+	// the attempt is admitted.
+	out, err := c.cfg.Store.AcceptCode(ctx, s, step, registry.MaxStep(now), c.cfg.Limits, now,
+		c.audit(s, "code_accepted", map[string]any{"serial": ch.Serial}))
+	if err != nil {
+		return s, attemptRefused(err)
 	}
 	return out, nil
 }
 
-func (c *Ceremony) wrongCode(ctx context.Context, s store.Session, reason error) (store.Session, error) {
-	out, err := c.cfg.Store.RejectCode(ctx, s, BlockAfter, c.cfg.Now(), c.audit(s, "code_rejected", map[string]any{"serial": s.ChipSerial, "wrong_in_a_row": s.WrongCodes + 1}))
-	if errors.Is(err, store.ErrConflict) {
-		// Another request for this session (a second tab, a double submit) changed it
-		// first; the page reloads the state rather than report a server fault.
-		return s, refuse(CodeOutOfOrder, err)
-	}
+func (c *Ceremony) wrongCode(ctx context.Context, s store.Session, now time.Time, reason error) (store.Session, error) {
+	out, ch, err := c.cfg.Store.RejectCode(ctx, s, c.cfg.Limits, now,
+		c.audit(s, "code_rejected", map[string]any{"serial": s.ChipSerial, "wrong_in_a_row": s.WrongCodes + 1}))
 	if err != nil {
-		return s, internal(err)
+		return s, attemptRefused(err)
+	}
+	if ch.LockedAt(now) {
+		// This code locked the chip: say so now, and until when, rather than at the
+		// person's next try.
+		return out, &Error{Code: CodeChipLocked, Err: fmt.Errorf("%w; it locks chip %s", reason, ch.Serial), RetryAt: ch.LockedUntil}
 	}
 	if out.State == store.StateBlocked {
 		return out, refuse(CodeActivationBlocked, reason)
 	}
 	e := refuse(CodeCodeWrong, reason)
-	e.TriesLeft = BlockAfter - out.WrongCodes
+	e.TriesLeft = c.cfg.Limits.BlockAfter - out.WrongCodes
 	return out, e
+}
+
+// attemptRefused is the refusal for a code attempt the store did not record.
+func attemptRefused(err error) *Error {
+	var retry *store.RetryError
+	switch {
+	case errors.As(err, &retry) && errors.Is(err, store.ErrChipLocked):
+		return &Error{Code: CodeChipLocked, Err: err, RetryAt: retry.Until}
+	case errors.As(err, &retry):
+		return &Error{Code: CodeTooManyCodes, Err: err, RetryAt: retry.Until}
+	case errors.Is(err, store.ErrChipTaken):
+		return refuse(CodeChipTaken, err)
+	case errors.Is(err, store.ErrStepUsed):
+		return refuse(CodeCodeUsed, err)
+	case errors.Is(err, store.ErrConflict):
+		// Another request for this session (a second tab, a double submit) changed it
+		// first; the page reloads the state rather than report a server fault.
+		return refuse(CodeOutOfOrder, err)
+	}
+	return internal(err)
 }
 
 // Finish binds the chip: its signature over the binding transcript must verify with

@@ -1,6 +1,9 @@
 package activation
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Code is a refusal's stable machine code: the page shows a message by it, metrics
 // count by it, and docs/api.md explains each.
@@ -25,6 +28,7 @@ const (
 	CodeChipRevoked       Code = "chip_revoked"
 	CodeChipTaken         Code = "chip_taken"
 	CodeChipLocked        Code = "chip_locked"
+	CodeTooManyCodes      Code = "too_many_codes"
 	CodeCodeFormat        Code = "code_format"
 	CodeCodeWrong         Code = "code_wrong"
 	CodeCodeUsed          Code = "code_used"
@@ -39,6 +43,9 @@ type Error struct {
 	Err  error
 	// TriesLeft is set with CodeCodeWrong: wrong codes left before the block.
 	TriesLeft int
+	// RetryAt is set with CodeChipLocked and CodeTooManyCodes: when the refusal
+	// lifts by itself.
+	RetryAt time.Time
 	// Conflict marks a refusal caused by the state the records are in (a step taken
 	// out of order, a user ID already taken) rather than by the request itself.
 	Conflict bool

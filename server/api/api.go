@@ -125,11 +125,16 @@ func CookieName(secure bool) string {
 }
 
 // Error is the body of every failed request: a stable machine code, the message key
-// the page shows, and for wrong codes how many tries are left.
+// the page shows, for wrong codes how many tries are left, and for a refusal that
+// lifts by itself (chip_locked, too_many_codes) when.
 type Error struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`
 	TriesLeft *int   `json:"tries_left,omitempty"`
+	// RetryAfter is in whole seconds from the answer, RetryAt the same moment in
+	// RFC 3339 (UTC).
+	RetryAfter *int   `json:"retry_after,omitempty"`
+	RetryAt    string `json:"retry_at,omitempty"`
 }
 
 type errorBody struct {

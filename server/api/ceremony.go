@@ -2,7 +2,10 @@ package api
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"mitidchip/server/activation"
 	"mitidchip/server/handoff"
@@ -92,6 +95,7 @@ var status = map[activation.Code]int{
 	activation.CodeCodeUsed:          http.StatusConflict,
 	activation.CodeActivationBlocked: http.StatusForbidden,
 	activation.CodeChipLocked:        http.StatusForbidden,
+	activation.CodeTooManyCodes:      http.StatusTooManyRequests,
 	activation.CodeVerifierInvalid:   http.StatusBadRequest,
 	activation.CodeHelloInvalid:      http.StatusBadRequest,
 	activation.CodeCodeFormat:        http.StatusBadRequest,
@@ -117,6 +121,14 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Code == activation.CodeCodeWrong {
 		left := e.TriesLeft
 		extra = append(extra, func(b *Error) { b.TriesLeft = &left })
+	}
+	if !e.RetryAt.IsZero() {
+		// Whole seconds, rounded up: a client that waits this long is not refused
+		// again. The page counts from its own clock, which may be wrong.
+		after := max(1, int(math.Ceil(e.RetryAt.Sub(a.cfg.Now()).Seconds())))
+		at := e.RetryAt.UTC().Format(time.RFC3339)
+		w.Header().Set("Retry-After", strconv.Itoa(after))
+		extra = append(extra, func(b *Error) { b.RetryAfter, b.RetryAt = &after, at })
 	}
 	a.fail(w, r, st, string(e.Code), e.Err, extra...)
 }

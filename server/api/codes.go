@@ -8,6 +8,7 @@ var ErrorCodes = []string{
 	"handoff_invalid", "handoff_expired", "handoff_used", "too_many_handoffs", "too_many_sessions",
 	"verifier_invalid", "hello_invalid",
 	"chip_unknown", "chip_not_attested", "chip_revoked", "chip_taken", "chip_locked",
+	"too_many_codes",
 	"code_format", "code_wrong", "code_used",
 	"signature_invalid", "internal",
 }

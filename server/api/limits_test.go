@@ -82,11 +82,11 @@ type overtaken struct {
 	store.Store
 }
 
-func (o overtaken) RejectCode(ctx context.Context, s store.Session, blockAfter int, at time.Time, audit ...store.AuditEntry) (store.Session, error) {
-	if _, err := o.Store.RejectCode(ctx, s, blockAfter, at, audit...); err != nil {
-		return store.Session{}, err
+func (o overtaken) RejectCode(ctx context.Context, s store.Session, lim store.CodeLimits, at time.Time, audit ...store.AuditEntry) (store.Session, store.Chip, error) {
+	if _, _, err := o.Store.RejectCode(ctx, s, lim, at, audit...); err != nil {
+		return store.Session{}, store.Chip{}, err
 	}
-	return o.Store.RejectCode(ctx, s, blockAfter, at, audit...)
+	return o.Store.RejectCode(ctx, s, lim, at, audit...)
 }
 
 // TestWrongCodeOvertaken: a wrong code whose session moved on under it (two tabs, a

@@ -246,7 +246,7 @@ func TestChipRefused(t *testing.T) {
 }
 
 // wrongCode is a well-formed code that matches none of the steps the server tries.
-func wrongCode(t *testing.T, f *fixture, seed []byte) string {
+func wrongCode(t testing.TB, f *fixture, seed []byte) string {
 	t.Helper()
 	taken := map[string]bool{}
 	for d := -1; d <= 1; d++ {
@@ -288,9 +288,13 @@ func TestWrongCodes(t *testing.T) {
 		}
 		after := f.snapshot()
 		session := rows(t, before["activation_sessions"])[id]
+		chip := rows(t, before["chips"])[m.Serial]
 		want := changes{
 			"activation_sessions": {id: {"wrong_codes": plus1(t, session["wrong_codes"]), "version": plus1(t, session["version"]), "updated_at": nanos(f.clock.Now())}},
-			"chips":               {m.Serial: {"failed_codes": plus1(t, rows(t, before["chips"])[m.Serial]["failed_codes"])}},
+			"chips":               {m.Serial: {"failed_codes": plus1(t, chip["failed_codes"]), "attempts": plus1(t, chip["attempts"])}},
+		}
+		if i == 1 { // the chip's attempt window begins
+			want["chips"][m.Serial]["attempts_since"] = nanos(f.clock.Now())
 		}
 		if i == activation.BlockAfter {
 			want["activation_sessions"][id]["state"] = string(store.StateBlocked)

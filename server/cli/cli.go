@@ -1,5 +1,5 @@
-// Package cli is the mitid-chip command: serve, mint a handoff link, import a
-// manufacturer's chips, and build the page's assets. Two binaries run it:
+// Package cli is the mitid-chip command: serve, mint a handoff link, import and look
+// after a manufacturer's chips, and build the page's assets. Two binaries run it:
 // server/cmd/mitid-chip (production, without dev mode) and server/cmd/mitid-chip-dev.
 package cli
 
@@ -35,6 +35,10 @@ Usage:
                                        backend's key (dev and tests; in production that
                                        key lives with the app's backend)
   mitid-chip chips import FILE         import a manufacturer's delivery file
+  mitid-chip chips show SERIAL         a chip's status, person, wrong codes and lock
+  mitid-chip chips unlock SERIAL       lift a chip's lock and forget its wrong codes
+  mitid-chip chips revoke SERIAL       revoke a chip for good (lost, stolen, faulty)
+                                       show, unlock and revoke are audited
   mitid-chip assets -out DIR SRC...    build the page: hashed names, .br and .gz
 
 Environment (defaults suit running from the repository's root):
@@ -86,10 +90,7 @@ func Run(args []string, stdout io.Writer, getenv func(string) string, dev func()
 	case "handoff":
 		return mintLink(args[1:], cfg, getenv, stdout)
 	case "chips":
-		if len(args) != 3 || args[1] != "import" {
-			return errUsage
-		}
-		return importChips(args[2], cfg, stdout)
+		return chips(args[1:], cfg, stdout)
 	case "assets":
 		return assets(args[1:], stdout)
 	}

@@ -2,9 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,8 @@ import (
 	"mitidchip/chip/manufacturer"
 	"mitidchip/server/handoff"
 	"mitidchip/server/seal"
+	"mitidchip/server/store"
+	"mitidchip/server/store/storetest"
 )
 
 // env is a data folder with the files production configuration names: trusted roots,
@@ -56,7 +61,8 @@ func TestHelp(t *testing.T) {
 	if err := Run([]string{"-help"}, &out, os.Getenv, nil); err != nil {
 		t.Fatalf("-help: %v", err)
 	}
-	for _, want := range []string{"serve [-dev]", "chips import FILE", "handoff -person", "DATA_DIR", "SEAL_KEY_FILE", "TRUSTED_PROXIES"} {
+	for _, want := range []string{"serve [-dev]", "chips import FILE", "chips show SERIAL", "chips unlock SERIAL", "chips revoke SERIAL",
+		"handoff -person", "DATA_DIR", "SEAL_KEY_FILE", "TRUSTED_PROXIES"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}
@@ -113,4 +119,128 @@ func TestHandoffLink(t *testing.T) {
 	if err := Run([]string{"handoff"}, &out, getenv, nil); err == nil {
 		t.Error("handoff without -person did not fail")
 	}
+}
+
+// TestChipsOperator: show, unlock and revoke a chip; each is audited with the chip's
+// person, and an unknown serial changes nothing.
+func TestChipsOperator(t *testing.T) {
+	getenv, ca, dir := env(t)
+	minted, err := ca.Batch("MC", 2, rand.Reader, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var delivery bytes.Buffer
+	if err := manufacturer.WriteDelivery(&delivery, "Test Factory", minted); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "delivery.jsonl")
+	os.WriteFile(file, delivery.Bytes(), 0o600)
+	var out bytes.Buffer
+	if err := Run([]string{"chips", "import", file}, &out, getenv, nil); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	serial := minted[0].Serial
+	lockedUntil := bindAndLock(t, filepath.Join(dir, "activation.db"), serial, "p-1")
+
+	run := func(args ...string) string {
+		t.Helper()
+		out.Reset()
+		if err := Run(args, &out, getenv, nil); err != nil {
+			t.Fatalf("%s: %v", strings.Join(args, " "), err)
+		}
+		return out.String()
+	}
+	expect := func(what, got string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: expected %q in\n%s", what, w, got)
+			}
+		}
+	}
+	until := lockedUntil.UTC().Format(time.RFC3339)
+	expect("show a locked chip", run("chips", "show", serial), "chip       "+serial, "status     bound", "person     p-1 (bound ",
+		"failures   1 wrong code in a row (the chip locks at 10)", "lock       until "+until+" (in ",
+		"locks      1 since the last right code; the next lasts 30m0s", "last code  step 100, 1970-01-01T00:50:00Z", "attempts   2 since ")
+	expect("unlock", run("chips", "unlock", serial), "chip "+serial+" unlocked (it was locked until "+until+")")
+	expect("show after unlock", run("chips", "show", serial), "failures   0 wrong codes", "lock       not locked", "locks      0 since", "attempts   none in the current window")
+	expect("revoke", run("chips", "revoke", serial), "chip "+serial+" revoked (it was bound)")
+	expect("show after revoke", run("chips", "show", serial), "status     revoked", "person     p-1")
+
+	st, err := store.Open(filepath.Join(dir, "activation.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	before := storetest.Snapshot(t, st)
+	for _, args := range [][]string{
+		{"chips", "show", "MC-NOPE"}, {"chips", "unlock", "MC-NOPE"}, {"chips", "revoke", "MC-NOPE"},
+		{"chips", "show"}, {"chips", "frob", serial}, {"chips", "show", serial, "extra"},
+	} {
+		if err := Run(args, &out, getenv, nil); err == nil {
+			t.Errorf("%s: expected an error, got none", strings.Join(args, " "))
+		}
+	}
+	storetest.AssertUnchanged(t, st, before)
+
+	var got []string
+	for _, line := range before["audit_log"] {
+		if strings.Contains(line, `event="operator_`) {
+			got = append(got, line[strings.Index(line, "person_id="):])
+		}
+	}
+	detail := `detail="{\"by\":\"operator\",\"serial\":\"` + serial + `\"}"`
+	want := []string{
+		`person_id="p-1" event="operator_chip_shown" ` + detail,
+		`person_id="p-1" event="operator_chip_unlocked" ` + detail,
+		`person_id="p-1" event="operator_chip_shown" ` + detail,
+		`person_id="p-1" event="operator_chip_revoked" ` + detail,
+		`person_id="p-1" event="operator_chip_shown" ` + detail,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("operator audit entries:\nexpected %q\ngot      %q", want, got)
+	}
+}
+
+// bindAndLock binds serial to person through the store, as an activation would, then
+// has the person send a wrong code that locks the chip for an hour from now.
+func bindAndLock(t *testing.T, path, serial, person string) time.Time {
+	t.Helper()
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	now := time.Now()
+	lim := store.CodeLimits{BlockAfter: 3, LockAfter: 1, FirstLock: time.Hour, MaxLock: 2 * time.Hour, Attempts: 10, AttemptWindow: time.Hour}
+	present := func(token string) store.Session {
+		cookie := sha256.Sum256([]byte(token))
+		s, err := st.RedeemHandoff(ctx, store.Handoff{TokenID: token, PersonID: person, UsedAt: now, ExpiresAt: now.Add(time.Minute)},
+			store.Session{ID: "act-" + token, CookieHash: cookie[:], CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.State, s.PasswordVerifier = store.StatePasswordSet, []byte("verifier")
+		if s, err = st.UpdateSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		s.State, s.ChipSerial, s.ChipPublicKey, s.Nonce = store.StateChipPresented, serial, []byte("pub"), []byte("nonce")
+		if s, err = st.UpdateSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s, err := st.AcceptCode(ctx, present("tok-1"), 100, 100, lim, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Complete(ctx, s, now); err != nil {
+		t.Fatal(err)
+	}
+	_, c, err := st.RejectCode(ctx, present("tok-2"), lim, now)
+	if err != nil || !c.LockedAt(now) {
+		t.Fatalf("lock %s: expected it locked, got %+v (%v)", serial, c, err)
+	}
+	return c.LockedUntil
 }

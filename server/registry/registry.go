@@ -146,9 +146,12 @@ func VerifySignature(publicKey []byte, hash [32]byte, sig []byte) error {
 
 // CheckCode checks a one-time code typed by a person against the chip's seed at
 // now, allowing Skew steps either way. It returns the matched time-step, which the
-// caller records so the code is never accepted twice; a code matching only steps at
-// or before lastStep is ErrStepReplayed. All candidate steps are computed and compared
-// in constant time, so timing tells nothing about which step matched.
+// caller records so the code is never accepted twice. A code matching only steps at
+// or before lastStep is ErrStepReplayed, returned with the step it matched: the
+// store, not this read, has the last word on it. A lastStep beyond the window was
+// recorded under a clock that was ahead and holds nothing back. All candidate steps
+// are computed and compared in constant time, so timing tells nothing about which
+// step matched. No step beyond MaxStep(now) is ever returned.
 func (r *Registry) CheckCode(c store.Chip, code string, now time.Time) (step int64, err error) {
 	if len(code) != 6 || !digits(code) {
 		return 0, ErrCodeFormat
@@ -158,7 +161,11 @@ func (r *Registry) CheckCode(c store.Chip, code string, now time.Time) (step int
 		return 0, fmt.Errorf("registry: open seed of %s: %w", c.Serial, err)
 	}
 	secret := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(seed)
-	current := now.Unix() / int64(Period/time.Second)
+	current := StepAt(now)
+	last := c.LastStep
+	if last > current+Skew {
+		last = 0
+	}
 	var fresh, replayed int64 = -1, -1
 	for s := current - Skew; s <= current+Skew; s++ {
 		want, err := hotp.GenerateCodeCustom(secret, uint64(s), hotp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
@@ -166,10 +173,10 @@ func (r *Registry) CheckCode(c store.Chip, code string, now time.Time) (step int
 			return 0, fmt.Errorf("registry: code for %s: %w", c.Serial, err)
 		}
 		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
-			if s > c.LastStep {
+			if s > last {
 				fresh = max(fresh, s)
 			} else {
-				replayed = s
+				replayed = max(replayed, s)
 			}
 		}
 	}
@@ -177,10 +184,17 @@ func (r *Registry) CheckCode(c store.Chip, code string, now time.Time) (step int
 	case fresh >= 0:
 		return fresh, nil
 	case replayed >= 0:
-		return 0, ErrStepReplayed
+		return replayed, ErrStepReplayed
 	}
 	return 0, ErrWrongCode
 }
+
+// StepAt is the TOTP time-step at t.
+func StepAt(t time.Time) int64 { return t.Unix() / int64(Period/time.Second) }
+
+// MaxStep is the newest time-step a code may match at now: the store refuses to
+// record any later one, so a wrong clock cannot burn the chip's future codes.
+func MaxStep(now time.Time) int64 { return StepAt(now) + Skew }
 
 func digits(s string) bool {
 	for i := 0; i < len(s); i++ {

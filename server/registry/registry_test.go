@@ -127,13 +127,15 @@ func (e env) bind(person, serial, token string, step int64) {
 	if s, err = e.st.UpdateSession(e.ctx, s); err != nil {
 		e.t.Fatalf("present %s: %v", serial, err)
 	}
-	if s, err = e.st.AcceptCode(e.ctx, s, step, t0); err != nil {
+	if s, err = e.st.AcceptCode(e.ctx, s, step, step, codeLimits, t0); err != nil {
 		e.t.Fatalf("accept code: %v", err)
 	}
 	if _, err = e.st.Complete(e.ctx, s, t0); err != nil {
 		e.t.Fatalf("complete: %v", err)
 	}
 }
+
+var codeLimits = store.CodeLimits{BlockAfter: 3, LockAfter: 10, FirstLock: time.Minute, MaxLock: time.Hour, Attempts: 10, AttemptWindow: time.Minute}
 
 func TestImport(t *testing.T) {
 	e := newEnv(t)
@@ -348,9 +350,13 @@ func TestCheckCode(t *testing.T) {
 		{"two steps ahead", fresh, code(2 * registry.Period), registry.ErrWrongCode, 0},
 		{"wrong digits", fresh, wrongCode(t, rfcSeed, now), registry.ErrWrongCode, 0},
 		{"another chip's code", e.sealedChip("TST-OTHER", bytes.Repeat([]byte{9}, 20), cur-5), code(0), registry.ErrWrongCode, 0},
-		{"replay: the step already used", e.sealedChip("TST-CODE", rfcSeed, cur), code(0), registry.ErrStepReplayed, 0},
-		{"replay: a step before the one used", e.sealedChip("TST-CODE", rfcSeed, cur), code(-registry.Period), registry.ErrStepReplayed, 0},
-		{"replay: behind a step used ahead", e.sealedChip("TST-CODE", rfcSeed, cur+1), code(0), registry.ErrStepReplayed, 0},
+		{"replay: the step already used", e.sealedChip("TST-CODE", rfcSeed, cur), code(0), registry.ErrStepReplayed, cur},
+		{"replay: a step before the one used", e.sealedChip("TST-CODE", rfcSeed, cur), code(-registry.Period), registry.ErrStepReplayed, cur - 1},
+		{"replay: behind a step used ahead", e.sealedChip("TST-CODE", rfcSeed, cur+1), code(0), registry.ErrStepReplayed, cur},
+		// A step recorded beyond the window came from a clock that was ahead: once
+		// the clock is right, it holds back none of the chip's codes.
+		{"last step used beyond the window", e.sealedChip("TST-CODE", rfcSeed, cur+4), code(0), nil, cur},
+		{"last step used beyond the window, code ahead", e.sealedChip("TST-CODE", rfcSeed, cur+2), code(registry.Period), nil, cur + 1},
 		{"the step after the one used", e.sealedChip("TST-CODE", rfcSeed, cur-1), code(0), nil, cur},
 		{"ahead of the step used", e.sealedChip("TST-CODE", rfcSeed, cur), code(registry.Period), nil, cur + 1},
 		{"empty", fresh, "", registry.ErrCodeFormat, 0},
@@ -366,8 +372,8 @@ func TestCheckCode(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			step, err := e.reg.CheckCode(c.chip, c.code, now)
 			if c.want != nil {
-				if !errors.Is(err, c.want) || step != 0 {
-					t.Fatalf("expected step 0 and %v, got step %d and %v", c.want, step, err)
+				if !errors.Is(err, c.want) || step != c.wantStep {
+					t.Fatalf("expected step %d and %v, got step %d and %v", c.wantStep, c.want, step, err)
 				}
 				return
 			}
@@ -467,13 +473,21 @@ func FuzzCheckCode(f *testing.F) {
 			}
 			return
 		}
-		if err != nil {
-			if !errors.Is(err, registry.ErrWrongCode) && !errors.Is(err, registry.ErrStepReplayed) {
-				t.Fatalf("code %q: unexpected error %v", code, err)
-			}
-			return
+		// A last step beyond the window (a clock that was ahead) holds nothing back.
+		holds := last
+		if last > cur+registry.Skew {
+			holds = 0
 		}
-		if step < cur-registry.Skew || step > cur+registry.Skew || step <= last {
+		switch {
+		case errors.Is(err, registry.ErrWrongCode):
+			return
+		case errors.Is(err, registry.ErrStepReplayed):
+			if step < cur-registry.Skew || step > holds {
+				t.Fatalf("code %q replayed at step %d; current %d, last used %d", code, step, cur, last)
+			}
+		case err != nil:
+			t.Fatalf("code %q: unexpected error %v", code, err)
+		case step < cur-registry.Skew || step > registry.MaxStep(now) || step <= holds:
 			t.Fatalf("code %q accepted at step %d; current %d, last used %d", code, step, cur, last)
 		}
 		if want := codeAt(t, rfcSeed, time.Unix(step*30, 0)); want != code {

@@ -224,56 +224,91 @@ func (st *SQLite) UpdateSession(ctx context.Context, s Session, audit ...AuditEn
 }
 
 // AcceptCode records a right one-time code at time-step step.
-func (st *SQLite) AcceptCode(ctx context.Context, s Session, step int64, at time.Time, audit ...AuditEntry) (Session, error) {
+func (st *SQLite) AcceptCode(ctx context.Context, s Session, step, maxStep int64, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, error) {
+	if err := lim.Validate(); err != nil {
+		return Session{}, fmt.Errorf("store: accept code for session %s: %w", s.ID, err)
+	}
+	if step < 1 || step > maxStep {
+		// The registry never matches a step beyond its window; recording one would
+		// hold back the chip's codes until real time caught up with it.
+		return Session{}, fmt.Errorf("store: accept code for session %s: step %d is not in 1..%d", s.ID, step, maxStep)
+	}
 	var out Session
 	err := st.inTx(ctx, "accept", "code for session "+s.ID, func(tx *sql.Tx) error {
-		var err error
+		c, err := st.admit(ctx, tx, s, lim, at)
+		if err != nil {
+			return err
+		}
 		out, err = casSession(ctx, tx, s, `state = ?, wrong_codes = 0, updated_at = ?`,
 			[]any{StateCodeVerified, nanos(at)}, StateChipPresented)
 		if err != nil {
 			return err
 		}
-		if out.ChipSerial == "" {
-			return errors.New("session has no chip")
+		// The chip's row is held since admit, so the step check and its recording
+		// cannot interleave with another request's: two requests racing with the same
+		// code cannot both pass. A last step beyond the window came from a clock that
+		// was ahead and holds nothing back.
+		if step <= c.LastStep && c.LastStep <= maxStep {
+			return fmt.Errorf("chip %s, step %d: %w", c.Serial, step, ErrStepUsed)
 		}
-		// The step check and its recording are one statement, so two requests racing
-		// with the same code cannot both pass.
-		newer, err := changed(tx.ExecContext(ctx, `UPDATE chips SET last_step = ?, failed_codes = 0
-			WHERE serial = ? AND last_step < ?`, step, out.ChipSerial, step))
-		if err != nil {
-			return fmt.Errorf("chip %s: %w", out.ChipSerial, err)
-		}
-		if !newer {
-			return fmt.Errorf("chip %s, step %d: %w", out.ChipSerial, step, ErrStepUsed)
+		c.LastStep, c.FailedCodes, c.LockedUntil, c.Locks = step, 0, time.Time{}, 0
+		if err := writeChipCounts(ctx, tx, c); err != nil {
+			return err
 		}
 		return writeAudit(ctx, tx, audit)
 	})
 	return out, err
 }
 
-// RejectCode records a wrong one-time code, blocking the session at blockAfter.
-func (st *SQLite) RejectCode(ctx context.Context, s Session, blockAfter int, at time.Time, audit ...AuditEntry) (Session, error) {
-	if blockAfter < 1 {
-		return Session{}, fmt.Errorf("store: reject code for session %s: blockAfter %d is below 1", s.ID, blockAfter)
+// RejectCode records a wrong one-time code on the session and the chip.
+func (st *SQLite) RejectCode(ctx context.Context, s Session, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, Chip, error) {
+	if err := lim.Validate(); err != nil {
+		return Session{}, Chip{}, fmt.Errorf("store: reject code for session %s: %w", s.ID, err)
 	}
 	var out Session
+	var c Chip
 	err := st.inTx(ctx, "reject", "code for session "+s.ID, func(tx *sql.Tx) error {
 		var err error
+		if c, err = st.admit(ctx, tx, s, lim, at); err != nil {
+			return err
+		}
 		out, err = casSession(ctx, tx, s, `wrong_codes = wrong_codes + 1,
 			state = CASE WHEN wrong_codes + 1 >= ? THEN ? ELSE state END, updated_at = ?`,
-			[]any{blockAfter, StateBlocked, nanos(at)}, StateChipPresented)
+			[]any{lim.BlockAfter, StateBlocked, nanos(at)}, StateChipPresented)
 		if err != nil {
 			return err
 		}
-		if out.ChipSerial == "" {
-			return errors.New("session has no chip")
+		var locked bool
+		c, locked = lim.fail(c, at)
+		if err := writeChipCounts(ctx, tx, c); err != nil {
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE chips SET failed_codes = failed_codes + 1 WHERE serial = ?`, out.ChipSerial); err != nil {
-			return fmt.Errorf("chip %s: %w", out.ChipSerial, err)
+		if locked {
+			audit = append(audit, lockAudit(out, c, at))
 		}
 		return writeAudit(ctx, tx, audit)
 	})
-	return out, err
+	if err != nil {
+		return Session{}, Chip{}, err
+	}
+	return out, c, nil
+}
+
+// admit holds the chip of the session as the caller read it and admits the attempt
+// (CodeLimits.admit). The session's row is checked by the caller's casSession in the
+// same transaction, so its chip and person are those of the row.
+func (st *SQLite) admit(ctx context.Context, tx *sql.Tx, s Session, lim CodeLimits, at time.Time) (Chip, error) {
+	if s.ChipSerial == "" {
+		return Chip{}, fmt.Errorf("session has no chip: %w", ErrConflict)
+	}
+	c, err := holdChip(ctx, tx, s.ChipSerial)
+	if err != nil {
+		return Chip{}, err
+	}
+	if err := st.hit("code/chip"); err != nil {
+		return Chip{}, err
+	}
+	return lim.admit(c, s.PersonID, at)
 }
 
 // Complete binds the session's chip to its person and finishes the session.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -135,4 +136,42 @@ func rawDB(t *testing.T, path string) *sql.DB {
 		t.Fatalf("ping %s: %v", path, errors.Unwrap(err))
 	}
 	return db
+}
+
+// TestUpgradeLiftsOldLocks: a chip that the old rule locked for ever (ten wrong codes
+// in a row, no expiry) is unlocked by the upgrade, with its next lock the second.
+func TestUpgradeLiftsOldLocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "activation.db")
+	first, err := os.ReadFile(filepath.Join("migrations", "0001_init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := rawDB(t, path)
+	for _, q := range []string{
+		string(first),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, '0001_init.sql')`,
+		`INSERT INTO chips (serial, seed_sealed, cert_der, imported_at, failed_codes) VALUES ('OLD-LOCKED', x'01', x'02', 1, 40), ('OLD-FINE', x'01', x'02', 1, 3)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("make a first-version database: %v", err)
+		}
+	}
+	db.Close()
+
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	for _, c := range []struct {
+		serial        string
+		failed, locks int
+	}{{"OLD-LOCKED", 0, 1}, {"OLD-FINE", 3, 0}} {
+		got, err := st.Chip(ctx, c.serial)
+		if err != nil || got.FailedCodes != c.failed || got.Locks != c.locks || !got.LockedUntil.IsZero() {
+			t.Errorf("chip %s: expected %d wrong codes, %d locks, no lock; got %+v (%v)", c.serial, c.failed, c.locks, got, err)
+		}
+	}
 }

@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -30,6 +31,11 @@ var (
 	ErrStepUsed = errors.New("one-time code time-step already used")
 	// ErrImportConflict: a serial in an import is registered with another certificate.
 	ErrImportConflict = errors.New("chip serial registered with another certificate")
+	// ErrChipLocked: the chip takes no code attempts until a time (see RetryError).
+	ErrChipLocked = errors.New("chip locked after wrong one-time codes")
+	// ErrTooManyAttempts: the chip's code attempts in this window are used up (see
+	// RetryError).
+	ErrTooManyAttempts = errors.New("too many one-time code attempts with the chip")
 
 	// The store cannot commit, and why; Open and Probe return these, wrapped with the
 	// file and what to do.
@@ -43,6 +49,20 @@ var (
 	// or a writer that kept SQLite's write lock past the busy timeout.
 	ErrLocked = errors.New("locked by another process")
 )
+
+// RetryError is a refusal that lifts by itself at Until: ErrChipLocked or
+// ErrTooManyAttempts, whichever errors.Is finds.
+type RetryError struct {
+	Reason error
+	Serial string
+	Until  time.Time
+}
+
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("chip %s: %v until %s", e.Serial, e.Reason, e.Until.UTC().Format(time.RFC3339))
+}
+
+func (e *RetryError) Unwrap() error { return e.Reason }
 
 // State is where an activation session is in the ceremony.
 type State string
@@ -96,9 +116,22 @@ type Chip struct {
 	PersonID    string    // the person bound now or last; empty if never bound
 	BoundAt     time.Time // zero if never bound
 	LastStep    int64     // last accepted TOTP time-step; 0 if none
-	FailedCodes int       // wrong codes in a row, across sessions
+	FailedCodes int       // wrong codes in a row, across sessions, since a lock lifted
 	ImportedAt  time.Time
+	// LockedUntil is when the chip's current or last lock lifts; zero if it has
+	// never been locked since a right code. A lock is in force only before it.
+	LockedUntil time.Time
+	// Locks counts the locks since the last right code (or operator unlock); each
+	// one lasts twice the one before, up to a cap (ChipLimits).
+	Locks int
+	// Attempts is how many codes were checked in the attempt window that began at
+	// AttemptsSince (zero if none).
+	Attempts      int
+	AttemptsSince time.Time
 }
+
+// LockedAt reports whether the chip refuses code attempts at t because of its lock.
+func (c Chip) LockedAt(t time.Time) bool { return t.Before(c.LockedUntil) }
 
 // ChipImport is one record of a manufacturer's delivery file.
 type ChipImport struct {
@@ -215,15 +248,28 @@ type Store interface {
 	// code check; completed and blocked sessions are final (ErrConflict).
 	UpdateSession(ctx context.Context, s Session, audit ...AuditEntry) (Session, error)
 
-	// AcceptCode records a right one-time code for a session in StateChipPresented:
-	// ErrStepUsed unless step is after the chip's LastStep; then LastStep = step, the
-	// chip's FailedCodes and the session's WrongCodes are reset, and the session moves
-	// to StateCodeVerified.
-	AcceptCode(ctx context.Context, s Session, step int64, at time.Time, audit ...AuditEntry) (Session, error)
-	// RejectCode records a wrong code for a session in StateChipPresented: it counts
-	// on the session and on the chip, and blocks the session when its count reaches
-	// blockAfter.
-	RejectCode(ctx context.Context, s Session, blockAfter int, at time.Time, audit ...AuditEntry) (Session, error)
+	// AcceptCode and RejectCode record a checked one-time code for a session in
+	// StateChipPresented. Each first admits the attempt, in the same transaction that
+	// records it, holding the chip's row until commit: a chip bound to another person
+	// than the session's is ErrChipTaken; a chip locked at `at` is a *RetryError
+	// with ErrChipLocked; a chip whose attempts in the current window reached
+	// lim.Attempts is a *RetryError with ErrTooManyAttempts. A refused attempt
+	// changes nothing. An admitted one counts in the chip's attempt window; a lock
+	// that lifted before `at` is cleared first (its wrong codes forgotten, Locks
+	// kept).
+	//
+	// AcceptCode records a right code at time-step step, which must not be beyond
+	// maxStep (the newest step the caller's clock allows). ErrStepUsed unless step is
+	// after the chip's LastStep, or LastStep itself is beyond maxStep (recorded under
+	// a clock that was ahead; it no longer holds back codes once the clock is right).
+	// Then LastStep = step, the chip's wrong codes, lock and Locks and the session's
+	// WrongCodes are reset, and the session moves to StateCodeVerified.
+	AcceptCode(ctx context.Context, s Session, step, maxStep int64, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, error)
+	// RejectCode records a wrong code: it counts on the session, blocking it at
+	// lim.BlockAfter, and on the chip, locking it at lim.LockAfter wrong codes in a
+	// row for lim.LockFor(Locks). A lock adds a "chip_locked" audit entry for the
+	// session. It returns the session and the chip as written.
+	RejectCode(ctx context.Context, s Session, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, Chip, error)
 	// Complete finishes a session in StateCodeVerified: the person gets the session's
 	// password verifier and KDF, the chip they had is retired, the session's chip is
 	// bound to them (ErrChipTaken unless it is available or already theirs), and the
@@ -240,6 +286,12 @@ type Store interface {
 	ImportChips(ctx context.Context, chips []ChipImport, at time.Time) (added int, err error)
 	// RevokeChip marks a chip revoked for good, keeping its person for history.
 	RevokeChip(ctx context.Context, serial string, audit ...AuditEntry) error
+	// UnlockChip lifts a chip's lock and forgets its wrong codes, its Locks and its
+	// attempt window (an operator's act). ErrNotFound for an unknown serial.
+	UnlockChip(ctx context.Context, serial string, audit ...AuditEntry) error
+	// Audit appends entries that belong to no other change (an operator looking at
+	// a chip).
+	Audit(ctx context.Context, audit ...AuditEntry) error
 
 	// AuditEntries lists an activation's audit trail, oldest first.
 	AuditEntries(ctx context.Context, activationID string) ([]AuditEntry, error)

@@ -16,7 +16,7 @@ func testCodes(t *testing.T, open Opener) {
 
 	for i := 1; i <= 2; i++ {
 		var err error
-		if s, err = e.st.RejectCode(e.ctx, s, 3, t0, audit(s.ID, "code_rejected")); err != nil {
+		if s, _, err = e.st.RejectCode(e.ctx, s, limits, t0, audit(s.ID, "code_rejected")); err != nil {
 			t.Fatalf("reject %d: %v", i, err)
 		}
 		if s.WrongCodes != i || s.State != store.StateChipPresented {
@@ -28,7 +28,7 @@ func testCodes(t *testing.T, open Opener) {
 	}
 
 	stale := s
-	s, err := e.st.AcceptCode(e.ctx, s, 100, t0.Add(time.Minute), audit(s.ID, "code_accepted"))
+	s, err := e.st.AcceptCode(e.ctx, s, 100, farStep, limits, t0.Add(time.Minute), audit(s.ID, "code_accepted"))
 	if err != nil {
 		t.Fatalf("accept: %v", err)
 	}
@@ -46,28 +46,40 @@ func testCodes(t *testing.T, open Opener) {
 	fresh := e.redeem("tok-4", "p4")
 
 	expectFailures(e, []failing{
-		{"same step again", func(e env) error { _, err := e.st.AcceptCode(e.ctx, other, 100, t0); return err }, store.ErrStepUsed},
-		{"earlier step", func(e env) error { _, err := e.st.AcceptCode(e.ctx, other, 99, t0); return err }, store.ErrStepUsed},
-		{"accept on stale version", func(e env) error { _, err := e.st.AcceptCode(e.ctx, stale, 101, t0); return err }, store.ErrConflict},
-		{"accept twice", func(e env) error { _, err := e.st.AcceptCode(e.ctx, s, 101, t0); return err }, store.ErrConflict},
-		{"accept before a chip is presented", func(e env) error { _, err := e.st.AcceptCode(e.ctx, fresh, 101, t0); return err }, store.ErrConflict},
-		{"reject on stale version", func(e env) error { _, err := e.st.RejectCode(e.ctx, stale, 3, t0); return err }, store.ErrConflict},
-		{"reject with blockAfter 0", func(e env) error { _, err := e.st.RejectCode(e.ctx, other, 0, t0); return err }, nil},
+		{"same step again", func(e env) error { _, err := e.st.AcceptCode(e.ctx, other, 100, farStep, limits, t0); return err }, store.ErrStepUsed},
+		{"earlier step", func(e env) error { _, err := e.st.AcceptCode(e.ctx, other, 99, farStep, limits, t0); return err }, store.ErrStepUsed},
+		{"accept on stale version", func(e env) error { _, err := e.st.AcceptCode(e.ctx, stale, 101, farStep, limits, t0); return err }, store.ErrConflict},
+		{"accept twice", func(e env) error { _, err := e.st.AcceptCode(e.ctx, s, 101, farStep, limits, t0); return err }, store.ErrConflict},
+		{"accept before a chip is presented", func(e env) error { _, err := e.st.AcceptCode(e.ctx, fresh, 101, farStep, limits, t0); return err }, store.ErrConflict},
+		{"reject on stale version", func(e env) error { _, _, err := e.st.RejectCode(e.ctx, stale, limits, t0); return err }, store.ErrConflict},
+		{"reject with blockAfter 0", func(e env) error {
+			lim := limits
+			lim.BlockAfter = 0
+			_, _, err := e.st.RejectCode(e.ctx, other, lim, t0)
+			return err
+		}, nil},
+		{"accept beyond maxStep", func(e env) error { _, err := e.st.AcceptCode(e.ctx, other, 101, 100, limits, t0); return err }, nil},
+		{"accept with no attempts allowed", func(e env) error {
+			lim := limits
+			lim.Attempts = 0
+			_, err := e.st.AcceptCode(e.ctx, other, 101, farStep, lim, t0)
+			return err
+		}, nil},
 		{"accept unknown session", func(e env) error {
 			s := other
 			s.ID = "nope"
-			_, err := e.st.AcceptCode(e.ctx, s, 101, t0)
+			_, err := e.st.AcceptCode(e.ctx, s, 101, farStep, limits, t0)
 			return err
 		}, store.ErrNotFound},
 	})
 
-	if _, err := e.st.AcceptCode(e.ctx, other, 101, t0); err != nil {
+	if _, err := e.st.AcceptCode(e.ctx, other, 101, farStep, limits, t0); err != nil {
 		t.Errorf("accept at a later step: expected no error, got %v", err)
 	}
 
 	// The third wrong code in a row blocks, and a blocked session takes no more codes.
 	for i := 1; i <= 3; i++ {
-		if toBlock, err = e.st.RejectCode(e.ctx, toBlock, 3, t0); err != nil {
+		if toBlock, _, err = e.st.RejectCode(e.ctx, toBlock, limits, t0); err != nil {
 			t.Fatalf("reject %d: %v", i, err)
 		}
 	}
@@ -78,8 +90,8 @@ func testCodes(t *testing.T, open Opener) {
 		t.Errorf("chip failed codes: expected 3, got %d", got)
 	}
 	expectFailures(e, []failing{
-		{"accept on blocked session", func(e env) error { _, err := e.st.AcceptCode(e.ctx, toBlock, 200, t0); return err }, store.ErrConflict},
-		{"reject on blocked session", func(e env) error { _, err := e.st.RejectCode(e.ctx, toBlock, 3, t0); return err }, store.ErrConflict},
+		{"accept on blocked session", func(e env) error { _, err := e.st.AcceptCode(e.ctx, toBlock, 200, farStep, limits, t0); return err }, store.ErrConflict},
+		{"reject on blocked session", func(e env) error { _, _, err := e.st.RejectCode(e.ctx, toBlock, limits, t0); return err }, store.ErrConflict},
 	})
 }
 
@@ -102,10 +114,12 @@ func testComplete(t *testing.T, open Opener) {
 		t.Fatalf("active chip: %v", err)
 	}
 	same(t, "active chip", store.Chip{Serial: "C1", SealedSeed: []byte("seed-C1"), CertDER: []byte("cert-C1"),
-		Status: store.ChipBound, PersonID: "p1", BoundAt: at, LastStep: 100, ImportedAt: t0}, active)
+		Status: store.ChipBound, PersonID: "p1", BoundAt: at, LastStep: 100, ImportedAt: t0, Attempts: 1, AttemptsSince: t0}, active)
 
 	// Activating a new chip retires the old one; the person keeps exactly one.
 	s2 := e.verified("tok-2", "p1", "C2", 100)
+	// p2's code for C2 is accepted while C2 is free; once p1 has it, p2 cannot bind it.
+	taken := e.verified("tok-4", "p2", "C2", 101)
 	if _, err := e.st.Complete(e.ctx, s2, at); err != nil {
 		t.Fatalf("complete with a second chip: %v", err)
 	}
@@ -116,14 +130,13 @@ func testComplete(t *testing.T, open Opener) {
 		t.Errorf("active chip: expected C2, got %q (%v)", c.Serial, err)
 	}
 	// Activating the chip one already has (a new password) keeps it bound.
-	if _, err := e.st.Complete(e.ctx, e.verified("tok-3", "p1", "C2", 101), at); err != nil {
+	if _, err := e.st.Complete(e.ctx, e.verified("tok-3", "p1", "C2", 102), at); err != nil {
 		t.Fatalf("complete with the chip already bound to p1: %v", err)
 	}
 	if c := e.chip("C2"); c.Status != store.ChipBound || c.PersonID != "p1" {
 		t.Errorf("re-activated chip: expected bound to p1, got %s to %q", c.Status, c.PersonID)
 	}
 
-	taken := e.verified("tok-4", "p2", "C2", 102)
 	revoked := e.verified("tok-5", "p2", "C3", 100)
 	if err := e.st.RevokeChip(e.ctx, "C3"); err != nil {
 		t.Fatalf("revoke C3: %v", err)

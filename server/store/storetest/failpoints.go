@@ -69,7 +69,20 @@ func testFailpoints(t *testing.T, open Opener) {
 		{"accept", func(e env) func() error {
 			e.importChips("C1")
 			s := e.present(e.redeem("tok-1", "p1"), "C1")
-			return func() error { _, err := e.st.AcceptCode(e.ctx, s, 100, t0, audit(s.ID, "code_accepted")); return err }
+			return func() error {
+				_, err := e.st.AcceptCode(e.ctx, s, 100, farStep, limits, t0, audit(s.ID, "code_accepted"))
+				return err
+			}
+		}},
+		{"reject", func(e env) func() error {
+			e.importChips("C1")
+			s := e.present(e.redeem("tok-1", "p1"), "C1")
+			lim := limits
+			lim.LockAfter = 1 // the wrong code locks the chip, so its audit entry is written too
+			return func() error {
+				_, _, err := e.st.RejectCode(e.ctx, s, lim, t0, audit(s.ID, "code_rejected"))
+				return err
+			}
 		}},
 		{"probe", func(e env) func() error {
 			return func() error { return e.st.Probe(e.ctx) }

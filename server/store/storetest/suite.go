@@ -14,6 +14,13 @@ import (
 // t0 has nanoseconds so that a store keeping less precision is caught.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
 
+// limits are the code limits of every case not about them: their counts are out of
+// reach. farStep is a maxStep that no case's step comes near.
+var limits = store.CodeLimits{BlockAfter: 3, LockAfter: 1000, FirstLock: 15 * time.Minute, MaxLock: 24 * time.Hour,
+	Attempts: 1000, AttemptWindow: 10 * time.Minute}
+
+const farStep = 1 << 40
+
 // errInjected is what the suite's failpoints return.
 var errInjected = errors.New("injected failure")
 
@@ -24,6 +31,11 @@ func Run(t *testing.T, open Opener) {
 	t.Run("UpdateSession", func(t *testing.T) { testUpdate(t, open) })
 	t.Run("ImportAndRevokeChips", func(t *testing.T) { testImport(t, open) })
 	t.Run("Codes", func(t *testing.T) { testCodes(t, open) })
+	t.Run("ChipLockRace", func(t *testing.T) { testChipLockRace(t, open) })
+	t.Run("ChipLockLifts", func(t *testing.T) { testChipLockLifts(t, open) })
+	t.Run("ChipAttempts", func(t *testing.T) { testChipAttempts(t, open) })
+	t.Run("ChipCodeRefusals", func(t *testing.T) { testChipCodeRefusals(t, open) })
+	t.Run("UnlockAndAudit", func(t *testing.T) { testUnlockAndAudit(t, open) })
 	t.Run("Complete", func(t *testing.T) { testComplete(t, open) })
 	t.Run("CompleteRace", func(t *testing.T) { testCompleteRace(t, open) })
 	t.Run("Failpoints", func(t *testing.T) { testFailpoints(t, open) })
@@ -102,7 +114,7 @@ func (e env) present(s store.Session, serial string) store.Session {
 // verified is a new activation of serial for person, right up to Complete.
 func (e env) verified(token, person, serial string, step int64) store.Session {
 	e.t.Helper()
-	s, err := e.st.AcceptCode(e.ctx, e.present(e.redeem(token, person), serial), step, t0)
+	s, err := e.st.AcceptCode(e.ctx, e.present(e.redeem(token, person), serial), step, farStep, limits, t0)
 	if err != nil {
 		e.t.Fatalf("accept code of %s at step %d: %v", serial, step, err)
 	}
