@@ -25,6 +25,7 @@ type fakePort struct {
 	inFlight int // requests written but not yet answered
 	maxInFly int
 	chunks   int
+	deadline time.Time // of the last Write's context; zero when it had none
 }
 
 func (p *fakePort) Write(ctx context.Context, chunk []byte) error {
@@ -32,6 +33,7 @@ func (p *fakePort) Write(ctx context.Context, chunk []byte) error {
 		return p.writeErr
 	}
 	p.mu.Lock()
+	p.deadline, _ = ctx.Deadline()
 	p.chunks++
 	req, err := p.re.Add(chunk)
 	if req != nil {
@@ -159,7 +161,9 @@ func TestRoundTripChunkErrors(t *testing.T) {
 	}
 }
 
-func TestRoundTripTimeout(t *testing.T) {
+// TestRoundTripGivesUp: the chip takes the request, answers in part or not at all,
+// and the page gives up; the link reports the context's end.
+func TestRoundTripGivesUp(t *testing.T) {
 	tests := []struct {
 		name   string
 		notify func(l *Link, rsp [][]byte)
@@ -173,15 +177,44 @@ func TestRoundTripTimeout(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			// No deadline on the context: the link's own default must end the wait.
+			ctx, cancel := context.WithCancel(testCtx(t))
+			defer cancel()
 			l, _ := newLink(t, func(l *Link, _ *fakePort, req []byte) {
 				tc.notify(l, split(t, frame(t, chip.TypeHelloReply, idOf(req), 100)))
-			}, WithTimeout(5*time.Millisecond))
-			_, err := l.RoundTrip(context.Background(), frame(t, chip.TypeHello, 1, 0))
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("expected context.DeadlineExceeded, got %v", err)
+				cancel()
+			})
+			_, err := l.RoundTrip(ctx, frame(t, chip.TypeHello, 1, 0))
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("expected context.Canceled, got %v", err)
 			}
 		})
+	}
+}
+
+// TestRoundTripTimeout checks the deadline the port is given rather than waiting for
+// one to pass: the link's own timeout when the caller set none, else the caller's.
+func TestRoundTripTimeout(t *testing.T) {
+	l, p := newLink(t, func(l *Link, _ *fakePort, req []byte) {
+		for _, c := range split(t, frame(t, chip.TypeHelloReply, idOf(req), 0)) {
+			l.Notify(c)
+		}
+	}, WithTimeout(time.Hour))
+	from := time.Now()
+	if _, err := l.RoundTrip(context.Background(), frame(t, chip.TypeHello, 1, 0)); err != nil {
+		t.Fatalf("expected a response, got %v", err)
+	}
+	if d, lo, hi := p.deadline, from.Add(time.Hour), time.Now().Add(time.Hour); d.Before(lo) || d.After(hi) {
+		t.Errorf("no deadline of the caller's: expected the link's own, between %v and %v, got %v", lo, hi, d)
+	}
+
+	callers := time.Now().Add(2 * time.Hour)
+	ctx, cancel := context.WithDeadline(context.Background(), callers)
+	defer cancel()
+	if _, err := l.RoundTrip(ctx, frame(t, chip.TypeHello, 2, 0)); err != nil {
+		t.Fatalf("expected a response, got %v", err)
+	}
+	if !p.deadline.Equal(callers) {
+		t.Errorf("the caller's deadline: expected %v, got %v", callers, p.deadline)
 	}
 }
 
@@ -278,10 +311,13 @@ func TestRoundTripSerialized(t *testing.T) {
 }
 
 func TestStaleAnswerDropped(t *testing.T) {
+	first, giveUp := context.WithCancel(testCtx(t))
+	defer giveUp()
 	var late [][]byte
 	l, _ := newLink(t, func(l *Link, _ *fakePort, req []byte) {
 		if idOf(req) == 1 {
-			late = split(t, frame(t, chip.TypeHelloReply, 1, 50)) // held back too long
+			late = split(t, frame(t, chip.TypeHelloReply, 1, 50)) // held back until the page gave up
+			giveUp()
 			return
 		}
 		for _, c := range late {
@@ -290,9 +326,9 @@ func TestStaleAnswerDropped(t *testing.T) {
 		for _, c := range split(t, frame(t, chip.TypeHelloReply, idOf(req), 30)) {
 			l.Notify(c)
 		}
-	}, WithTimeout(5*time.Millisecond))
-	if _, err := l.RoundTrip(context.Background(), frame(t, chip.TypeHello, 1, 0)); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("first request: expected context.DeadlineExceeded, got %v", err)
+	})
+	if _, err := l.RoundTrip(first, frame(t, chip.TypeHello, 1, 0)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first request: expected context.Canceled, got %v", err)
 	}
 	got, err := l.RoundTrip(testCtx(t), frame(t, chip.TypeHello, 2, 0))
 	if err != nil || idOf(got) != 2 {

@@ -17,15 +17,18 @@ import (
 
 // fakeFetch replaces fetch with the dev endpoint: it records the call and answers
 // fake.status with fake.answer(body) (by default the body with its type turned into
-// a response). fake.hang leaves the request open until its signal aborts.
+// a response). fake.hang leaves the request open until its signal aborts;
+// fake.fetched resolves once fetch has been called.
 const fakeFetch = `
 (() => {
   const fake = {calls: [], status: 200, hang: false, reject: null,
     answer: b => { const r = b.slice(); r[1] |= 0x80; return r; }};
+  fake.fetched = new Promise(r => { fake.onFetch = r; });
   fake.realFetch = globalThis.fetch;
   globalThis.fetch = (url, init) => {
     const body = new Uint8Array(init.body);
     fake.calls.push({url, method: init.method, type: init.headers["Content-Type"], body, signal: init.signal, credentials: init.credentials});
+    fake.onFetch();
     if (fake.reject) return Promise.reject(fake.reject);
     if (fake.hang) return new Promise((_, reject) => init.signal.addEventListener("abort", () => reject(new DOMException("This operation was aborted", "AbortError"))));
     return Promise.resolve(new Response(fake.status === 200 ? fake.answer(body) : "not found", {status: fake.status}));
@@ -109,18 +112,54 @@ func TestRoundTripFails(t *testing.T) {
 	}
 }
 
-func TestRoundTripTimeoutAborts(t *testing.T) {
-	install(t)
-	jstest.Eval(t, `fake.hang = true`)
-	_, err := devlink.New("/dev/chip/x/frame", devlink.WithTimeout(5*time.Millisecond)).RoundTrip(context.Background(), hello(t, 0))
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("expected context.DeadlineExceeded, got %v", err)
+// TestRoundTripGivesUp leaves the fetch open until its signal aborts: whenever the
+// context ends, before the fetch or while it is pending, or by the link's own timeout,
+// the fetch is aborted, the context's error is reported, and the AbortError that
+// follows is handled.
+func TestRoundTripGivesUp(t *testing.T) {
+	tests := []struct {
+		name string
+		link *devlink.Link
+		ctx  func(t *testing.T) (ctx context.Context, fetching func())
+		want error
+	}{
+		{"cancelled before", devlink.New("/dev/chip/x/frame"), func(t *testing.T) (context.Context, func()) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, func() {}
+		}, context.Canceled},
+		{"cancelled while fetching", devlink.New("/dev/chip/x/frame"), func(t *testing.T) (context.Context, func()) {
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			return ctx, func() { jstest.Await(t, `fake.fetched`); cancel() }
+		}, context.Canceled},
+		// The fetch never answers, so only the deadline can end it, and a nanosecond
+		// has passed before anything waits: however fast the machine, the same answer.
+		{"link's own timeout", devlink.New("/dev/chip/x/frame", devlink.WithTimeout(time.Nanosecond)), func(t *testing.T) (context.Context, func()) {
+			return context.Background(), func() {}
+		}, context.DeadlineExceeded},
 	}
-	if errors.Is(err, dom.ErrAbort) {
-		t.Errorf("expected the timeout, not our own abort, to be reported: %v", err)
-	}
-	if !jstest.Bool(t, `fake.calls[0].signal.aborted`) {
-		t.Error("expected the fetch aborted on timeout")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			install(t)
+			check := jstest.NoUnhandled(t)
+			jstest.Eval(t, `fake.hang = true`)
+			ctx, fetching := tc.ctx(t)
+			errs := make(chan error, 1)
+			go func() { _, err := tc.link.RoundTrip(ctx, hello(t, 0)); errs <- err }()
+			fetching()
+			err := <-errs
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("expected %v, got %v", tc.want, err)
+			}
+			if errors.Is(err, dom.ErrAbort) {
+				t.Errorf("expected the context's end, not our own abort, to be reported: %v", err)
+			}
+			if !jstest.Bool(t, `fake.calls[0].signal.aborted`) {
+				t.Error("expected the fetch aborted")
+			}
+			check()
+		})
 	}
 }
 

@@ -66,24 +66,56 @@ func TestAwait(t *testing.T) {
 	}
 }
 
-func TestAwaitHonoursContext(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-	defer cancel()
-	_, err := dom.Await(ctx, jstest.Eval(t, `new Promise(() => {})`))
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("expected context.DeadlineExceeded, got %v", err)
+// TestAwaitContextDone gives up on a Promise that is then rejected, as an aborted
+// fetch or NFC write is: the rejection must find the handlers Await attached, even
+// when the context was done before Await was called.
+func TestAwaitContextDone(t *testing.T) {
+	tests := []struct {
+		name string
+		ctx  func(t *testing.T) (ctx context.Context, waiting func())
+		want error
+	}{
+		{"cancelled before", func(t *testing.T) (context.Context, func()) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, func() {}
+		}, context.Canceled},
+		{"deadline passed before", func(t *testing.T) (context.Context, func()) {
+			ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+			t.Cleanup(cancel)
+			return ctx, func() {}
+		}, context.DeadlineExceeded},
+		{"cancelled while waiting", func(t *testing.T) (context.Context, func()) {
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			// Await's goroutine blocks before JavaScript runs the timer, so it is
+			// waiting by the time the tick is over.
+			return ctx, func() { jstest.Tick(t); cancel() }
+		}, context.Canceled},
 	}
-
-	// The callbacks stay until the Promise settles; settling late must not hurt.
-	jstest.Eval(t, `globalThis.settleLate = null; globalThis.latePromise = new Promise(r => { globalThis.settleLate = r; })`)
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	cancel2()
-	if _, err := dom.Await(ctx2, jstest.Eval(t, `latePromise`)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("expected context.Canceled, got %v", err)
-	}
-	jstest.Eval(t, `settleLate("late")`)
-	if got := jstest.String(t, `typeof settleLate`); got != "function" {
-		t.Fatalf("expected the fake to be intact, got %q", got)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			check := jstest.NoUnhandled(t)
+			a, err := dom.NewAbortController()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := safejs.Global().Set("sig", a.Signal); err != nil {
+				t.Fatal(err)
+			}
+			p := jstest.Eval(t, `new Promise((_, reject) => sig.addEventListener("abort", () => reject(new DOMException("This operation was aborted", "AbortError"))))`)
+			ctx, waiting := tc.ctx(t)
+			errs := make(chan error, 1)
+			go func() { _, err := dom.Await(ctx, p); errs <- err }()
+			waiting()
+			if err := <-errs; !errors.Is(err, tc.want) {
+				t.Fatalf("expected %v, got %v", tc.want, err)
+			}
+			if err := a.Abort(); err != nil {
+				t.Fatal(err)
+			}
+			check()
+		})
 	}
 }
 

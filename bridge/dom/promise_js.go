@@ -9,47 +9,42 @@ import (
 	"github.com/hack-pad/safejs"
 )
 
-type settled struct {
-	v   safejs.Value
-	err error
-}
-
 // Await waits for a Promise (or any value, taken as resolved) to settle without
-// blocking the JavaScript thread: the callbacks only hand the outcome to a channel.
-// A rejection comes back as an *Error. When ctx is done first Await returns an error
-// wrapping ctx.Err(); the callbacks stay registered until the Promise settles, so the
-// caller should abort the operation (AbortController, gatt.disconnect()).
+// blocking the JavaScript thread: the callback only hands the outcome to a channel.
+// A rejection comes back as an *Error. When ctx is done, before or while waiting,
+// Await returns an error wrapping ctx.Err(); the caller should then abort the
+// operation (AbortController, gatt.disconnect()).
+//
+// The Promise gets its handlers before Await looks at ctx or can fail in any other
+// way: a rejection nobody listens for ends the module under Node and is an uncaught
+// error in a browser, and the rejection that follows an abort is the usual case.
+// The callback stays registered until the Promise settles.
 //
 // Await blocks its goroutine, so it must not run on the goroutine of a JavaScript
 // callback: start a goroutine there.
 func Await(ctx context.Context, promise safejs.Value) (safejs.Value, error) {
+	// Promise.allSettled handles the rejection itself, in this same JavaScript task,
+	// and never rejects; what is left to fail below cannot leave a rejection behind.
+	outcome, err := allSettled(promise)
+	if err != nil {
+		return safejs.Undefined(), err
+	}
 	if err := ctx.Err(); err != nil {
 		return safejs.Undefined(), fmt.Errorf("dom: before awaiting: %w", err)
 	}
 	ch := make(chan settled, 1)
-	var onOK, onErr safejs.Func
-	// Only one of the two is ever called; it frees both.
-	release := func() { onOK.Release(); onErr.Release() }
-	onOK, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		release()
-		ch <- settled{v: arg0(args)}
+	var onSettled safejs.Func
+	onSettled, err = safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		onSettled.Release()
+		ch <- settledOf(arg0(args))
 		return nil
 	})
 	if err != nil {
 		return safejs.Undefined(), fmt.Errorf("dom: await: %w", err)
 	}
-	onErr, err = safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		release()
-		ch <- settled{v: safejs.Undefined(), err: FromValue(arg0(args))}
-		return nil
-	})
-	if err != nil {
-		onOK.Release()
-		return safejs.Undefined(), fmt.Errorf("dom: await: %w", err)
-	}
-	if err := then(promise, onOK, onErr); err != nil {
-		release()
-		return safejs.Undefined(), err
+	if _, err := Call(outcome, "then", onSettled); err != nil {
+		onSettled.Release()
+		return safejs.Undefined(), fmt.Errorf("dom: Promise.then: %w", err)
 	}
 	select {
 	case s := <-ch:
@@ -59,21 +54,48 @@ func Await(ctx context.Context, promise safejs.Value) (safejs.Value, error) {
 	}
 }
 
-// then runs Promise.resolve(p).then(onOK, onErr), so plain values and thenables from
+type settled struct {
+	v   safejs.Value
+	err error
+}
+
+// allSettled returns Promise.allSettled([p]), so plain values and thenables from
 // fakes are awaited the same way as real Promises.
-func then(p safejs.Value, onOK, onErr safejs.Func) error {
+func allSettled(p safejs.Value) (safejs.Value, error) {
 	ctor, err := Get(safejs.Global(), "Promise")
 	if err != nil {
-		return err
+		return safejs.Undefined(), err
 	}
-	resolved, err := Call(ctor, "resolve", p)
+	list, err := safejs.ValueOf([]any{})
 	if err != nil {
-		return fmt.Errorf("dom: Promise.resolve: %w", err)
+		return safejs.Undefined(), fmt.Errorf("dom: await: %w", err)
 	}
-	if _, err := Call(resolved, "then", onOK, onErr); err != nil {
-		return fmt.Errorf("dom: Promise.then: %w", err)
+	if err := list.SetIndex(0, p); err != nil {
+		return safejs.Undefined(), fmt.Errorf("dom: await: %w", err)
 	}
-	return nil
+	outcome, err := Call(ctor, "allSettled", list)
+	if err != nil {
+		return safejs.Undefined(), fmt.Errorf("dom: Promise.allSettled: %w", err)
+	}
+	return outcome, nil
+}
+
+// settledOf reads the one {status, value | reason} that Promise.allSettled gives.
+func settledOf(results safejs.Value) settled {
+	r, err := results.Index(0)
+	if err != nil {
+		return settled{v: safejs.Undefined(), err: FromCall(err)}
+	}
+	status, _ := Get(r, "status")
+	if s, _ := status.String(); s != "fulfilled" {
+		reason, _ := Get(r, "reason")
+		return settled{v: safejs.Undefined(), err: FromValue(reason)}
+	}
+	v, err := Get(r, "value")
+	if err != nil {
+		return settled{v: safejs.Undefined(), err: err}
+	}
+	return settled{v: v}
 }
 
 // AwaitCall calls v[method](args...) and awaits the Promise it returns. A synchronous

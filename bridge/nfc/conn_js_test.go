@@ -230,22 +230,62 @@ func TestRoundTripFails(t *testing.T) {
 	}
 }
 
-func TestRoundTripTimeoutAbortsWrite(t *testing.T) {
-	install(t)
-	c := mustOpen(t, nfc.WithTimeout(5*time.Millisecond))
-	jstest.Eval(t, `fake.hold = true`) // nobody holds the chip to the phone
-	if _, err := c.RoundTrip(context.Background(), hello(t, 1, 0)); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("expected context.DeadlineExceeded, got %v", err)
+// TestGiveUpAbortsWrite: nobody holds the chip to the phone and the page gives up,
+// before the write or while it waits. The write is aborted, the AbortError that
+// follows is handled, the scan goes on, and the next request is answered.
+func TestGiveUpAbortsWrite(t *testing.T) {
+	tests := []struct {
+		name  string
+		opts  []nfc.Option
+		write func(t *testing.T, c *nfc.Conn) error
+		want  error
+		wrote bool // false: the link's turn may end the request before it writes
+	}{
+		{"cancelled before the write", nil, func(t *testing.T, c *nfc.Conn) error {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return c.WriteRecord(ctx, chip.ToNDEF(hello(t, 1, 0)))
+		}, context.Canceled, true},
+		{"cancelled while writing", nil, func(t *testing.T, c *nfc.Conn) error {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			errs := make(chan error, 1)
+			go func() { _, err := c.RoundTrip(ctx, hello(t, 1, 0)); errs <- err }()
+			jstest.Await(t, `new Promise(r => { const poll = () => fake.writeSignals.length ? r() : setTimeout(poll, 0); poll(); })`)
+			cancel()
+			return <-errs
+		}, context.Canceled, true},
+		// The write never ends by itself, so only the deadline can end it, and a
+		// nanosecond has passed before anything waits: the same answer on any machine.
+		{"link's own timeout", []nfc.Option{nfc.WithTimeout(time.Nanosecond)}, func(t *testing.T, c *nfc.Conn) error {
+			_, err := c.RoundTrip(context.Background(), hello(t, 1, 0))
+			return err
+		}, context.DeadlineExceeded, false},
 	}
-	if !jstest.Bool(t, `fake.writeSignals[0].aborted`) {
-		t.Error("expected the write's signal aborted on timeout")
-	}
-	if jstest.Bool(t, `fake.scanSignal.aborted`) {
-		t.Error("expected the scan to go on after one request timed out")
-	}
-	jstest.Eval(t, `fake.hold = false`)
-	if _, err := c.RoundTrip(testCtx(t), hello(t, 2, 0)); err != nil {
-		t.Fatalf("next request: expected a response, got %v", err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			install(t)
+			check := jstest.NoUnhandled(t)
+			c := mustOpen(t, tc.opts...)
+			jstest.Eval(t, `fake.hold = true`) // nobody holds the chip to the phone
+			if err := tc.write(t, c); !errors.Is(err, tc.want) {
+				t.Fatalf("expected %v, got %v", tc.want, err)
+			}
+			if tc.wrote && jstest.Int(t, `fake.writeSignals.length`) != 1 {
+				t.Errorf("writes: expected 1, got %d", jstest.Int(t, `fake.writeSignals.length`))
+			}
+			if !jstest.Bool(t, `fake.writeSignals.every(s => s.aborted)`) {
+				t.Error("expected the write's signal aborted")
+			}
+			if jstest.Bool(t, `fake.scanSignal.aborted`) {
+				t.Error("expected the scan to go on after one request was given up")
+			}
+			check()
+			jstest.Eval(t, `fake.hold = false`)
+			if _, err := c.RoundTrip(testCtx(t), hello(t, 2, 0)); err != nil {
+				t.Fatalf("next request: expected a response, got %v", err)
+			}
+		})
 	}
 }
 

@@ -24,6 +24,7 @@ type fakeTag struct {
 	writes   int
 	inFlight int
 	maxInFly int
+	deadline time.Time // of the last Write's context; zero when it had none
 }
 
 type fakeReading struct {
@@ -39,6 +40,7 @@ func (f *fakeTag) Write(ctx context.Context, rec chip.NDEFRecord) error {
 		return fmt.Errorf("fake tag: expected record type %q, got %q", chip.NDEFRecordType, rec.Type)
 	}
 	f.mu.Lock()
+	f.deadline, _ = ctx.Deadline()
 	f.writes++
 	f.inFlight++
 	f.maxInFly = max(f.maxInFly, f.inFlight)
@@ -131,6 +133,7 @@ func TestRoundTripFails(t *testing.T) {
 		name     string
 		writeErr error
 		readings []fakeReading
+		giveUp   bool // the page gives up once the request is written
 		want     []error
 	}{
 		{name: "tag taken away", writeErr: &dom.Error{Name: "NetworkError", Message: "Failed to write due to an IO error."},
@@ -140,19 +143,51 @@ func TestRoundTripFails(t *testing.T) {
 		{name: "fakeReading error", readings: []fakeReading{{err: ErrRead}}, want: []error{ErrRead}},
 		{name: "two frame records", readings: []fakeReading{records(chip.ToNDEF([]byte{1}), chip.ToNDEF([]byte{2}))}, want: []error{chip.ErrNDEFManyFrame}},
 		{name: "oversized record", readings: []fakeReading{records(chip.ToNDEF(make([]byte, chip.MaxFrame+1)))}, want: []error{chip.ErrOversized}},
-		{name: "no answer", readings: nil, want: []error{context.DeadlineExceeded}},
+		{name: "no answer", readings: nil, giveUp: true, want: []error{context.Canceled}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tag := &fakeTag{writeErr: tc.writeErr, onWrite: func([]byte) []fakeReading { return tc.readings }}
-			l := New(tag, WithTimeout(5*time.Millisecond))
-			_, err := l.RoundTrip(context.Background(), frame(t, chip.TypeHello, 1, 0))
+			ctx, cancel := context.WithCancel(testCtx(t))
+			defer cancel()
+			tag := &fakeTag{writeErr: tc.writeErr, onWrite: func([]byte) []fakeReading {
+				if tc.giveUp {
+					cancel()
+				}
+				return tc.readings
+			}}
+			_, err := New(tag).RoundTrip(ctx, frame(t, chip.TypeHello, 1, 0))
 			for _, w := range tc.want {
 				if !errors.Is(err, w) {
 					t.Errorf("expected %v in %v", w, err)
 				}
 			}
 		})
+	}
+}
+
+// TestRoundTripTimeout checks the deadline the tag is given rather than waiting for
+// one to pass: the link's own timeout when the caller set none, else the caller's.
+func TestRoundTripTimeout(t *testing.T) {
+	tag := &fakeTag{onWrite: func(req []byte) []fakeReading {
+		return []fakeReading{records(chip.ToNDEF(frame(t, chip.TypeHelloReply, idOf(req), 0)))}
+	}}
+	l := New(tag, WithTimeout(time.Hour))
+	from := time.Now()
+	if _, err := l.RoundTrip(context.Background(), frame(t, chip.TypeHello, 1, 0)); err != nil {
+		t.Fatalf("expected a response, got %v", err)
+	}
+	if d, lo, hi := tag.deadline, from.Add(time.Hour), time.Now().Add(time.Hour); d.Before(lo) || d.After(hi) {
+		t.Errorf("no deadline of the caller's: expected the link's own, between %v and %v, got %v", lo, hi, d)
+	}
+
+	callers := time.Now().Add(2 * time.Hour)
+	ctx, cancel := context.WithDeadline(context.Background(), callers)
+	defer cancel()
+	if _, err := l.RoundTrip(ctx, frame(t, chip.TypeHello, 2, 0)); err != nil {
+		t.Fatalf("expected a response, got %v", err)
+	}
+	if !tag.deadline.Equal(callers) {
+		t.Errorf("the caller's deadline: expected %v, got %v", callers, tag.deadline)
 	}
 }
 

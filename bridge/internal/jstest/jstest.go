@@ -36,6 +36,48 @@ func Await(t testing.TB, src string) safejs.Value {
 	return v
 }
 
+// Tick waits until JavaScript has run a timer set now: whatever the current task
+// started, its Promise reactions included, has then been delivered.
+func Tick(t testing.TB) {
+	t.Helper()
+	Await(t, `new Promise(r => setTimeout(r, 0))`)
+}
+
+// NoUnhandled records every Promise rejection that nobody handles from now until
+// the test ends, and returns the check that lets the current task finish (Tick) and
+// fails the test, naming them, if any was recorded so far. Without it Node ends the whole test
+// binary on the first such rejection, naming no test; a browser logs an uncaught
+// error.
+func NoUnhandled(t testing.TB) (check func()) {
+	t.Helper()
+	rec := Eval(t, `(() => {
+  const rec = {seen: []};
+  rec.on = reason => rec.seen.push(reason && reason.name ? reason.name + ": " + reason.message : String(reason));
+  process.on("unhandledRejection", rec.on);
+  return rec;
+})()`)
+	t.Cleanup(func() {
+		on, err := rec.Get("on")
+		if err == nil {
+			_, err = dom.Call(Eval(t, `process`), "off", "unhandledRejection", on)
+		}
+		if err != nil {
+			t.Errorf("removing the unhandledRejection listener: %v", err)
+		}
+	})
+	return func() {
+		t.Helper()
+		Tick(t)
+		v, err := Eval(t, `(rec => rec.seen.join("\n"))`).Invoke(rec)
+		if err != nil {
+			t.Fatalf("reading the unhandled rejections: %v", err)
+		}
+		if seen, _ := v.String(); seen != "" {
+			t.Errorf("expected no unhandled Promise rejection, got:\n%s", seen)
+		}
+	}
+}
+
 // String evaluates src and returns it as a Go string.
 func String(t testing.TB, src string) string {
 	t.Helper()
