@@ -14,7 +14,7 @@ BIN         := $(CURDIR)/bin
 # Go's own wasm runner.
 JS_PKGS     := ./wasm/... ./credential/... ./chip/... ./bridge/...
 
-.PHONY: all build test test-native test-wasm node npm axe chromium lint tidy-check fuzz run bench screenshots clean
+.PHONY: all build test test-native test-wasm node npm axe chromium lint tidy-check stress-wasm fuzz run bench screenshots clean
 
 all: build
 
@@ -82,6 +82,12 @@ lint:
 ## tidy-check: fails when `go mod tidy` would change go.mod or go.sum (and shows how)
 tidy-check:
 	@$(GO) mod tidy -diff || { echo "make: go.mod/go.sum are not tidy: run go mod tidy and commit the result"; exit 1; }
+
+## stress-wasm: the js/wasm tests RUNS times in a row (default 50) under two CPU-burning
+## loops; stops at the first failure
+RUNS ?= 50
+stress-wasm: node
+	scripts/stress-wasm.sh $(RUNS)
 
 ## fuzz: every fuzz target for FUZZTIME each (default 30s)
 fuzz:

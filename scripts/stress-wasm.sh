@@ -21,7 +21,7 @@ log=$(mktemp)
 trap 'stop; rm -f "$log"' EXIT
 start=$SECONDS
 for i in $(seq 1 "$runs"); do
-	if ! GOOS=js GOARCH=wasm go test -count=1 ./wasm/... ./chip/... ./bridge/... >"$log" 2>&1; then
+	if ! GOOS=js GOARCH=wasm go test -count=1 ./wasm/... ./credential/... ./chip/... ./bridge/... >"$log" 2>&1; then
 		grep -v '^ok \|no test files' "$log" || true
 		echo "stress-wasm: run $i of $runs failed under load ($((i - 1)) passed before it)"
 		exit 1
