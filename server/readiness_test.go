@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strconv"
@@ -13,7 +14,7 @@ import (
 	"time"
 
 	"mitidchip/server"
-	"mitidchip/server/dev"
+	"mitidchip/server/servertest"
 	"mitidchip/server/store/storetest/faultfs"
 )
 
@@ -21,19 +22,19 @@ import (
 // namespace (see faultfs); without one (not root on Linux) they skip. Only the second
 // instance needs nothing.
 
-func newServer(t *testing.T, c server.Config, now func() time.Time) (*server.Server, error) {
+func tryServer(t *testing.T, c server.Config, now func() time.Time) (*server.Server, error) {
 	t.Helper()
 	return server.New(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)), now)
 }
 
-// devData sets up a data folder with a dev start and stops again, as a server that ran
-// before leaves it.
-func devData(t *testing.T, c server.Config) {
+// ranBefore sets up a production data folder and starts and stops a server on it, as
+// a server that ran before leaves it.
+func ranBefore(t *testing.T, c server.Config) {
 	t.Helper()
-	c.Dev = dev.New()
-	s, err := newServer(t, c, time.Now)
+	servertest.ProductionData(t, c, 1)
+	s, err := tryServer(t, c, time.Now)
 	if err != nil {
-		t.Fatalf("dev start: %v", err)
+		t.Fatalf("first start: %v", err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("close: %v", err)
@@ -51,7 +52,7 @@ func TestReadyzFollowsTheDisk(t *testing.T) {
 	var skew atomic.Int64 // readiness answers are reused for a second by this clock
 	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	later := func() { skew.Add(int64(2 * time.Second)) }
-	s, err := newServer(t, c, now)
+	s, err := tryServer(t, c, now)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -89,18 +90,18 @@ func TestNewRefusesAFaultyDataFolder(t *testing.T) {
 		want  string
 	}{
 		{"disk full", func(t *testing.T, c server.Config) {
-			devData(t, c)
+			ranBefore(t, c)
 			faultfs.FillDisk(t, c.DataDir)
 		}, "disk full: no space left for "},
 		{"read-only", func(t *testing.T, c server.Config) {
-			devData(t, c)
+			ranBefore(t, c)
 			faultfs.ReadOnly(t, c.DataDir, c.DataDir)
 		}, "read-only: cannot write "},
 		{"read-only after a crash", func(t *testing.T, c server.Config) {
-			c.Dev = dev.New()
-			s, err := newServer(t, c, time.Now)
+			servertest.ProductionData(t, c, 1)
+			s, err := tryServer(t, c, time.Now)
 			if err != nil {
-				t.Fatalf("dev start: %v", err)
+				t.Fatalf("first start: %v", err)
 			}
 			// The files as a crash leaves them: the server runs, its WAL not checkpointed.
 			image := t.TempDir()
@@ -116,7 +117,7 @@ func TestNewRefusesAFaultyDataFolder(t *testing.T) {
 			c := testConfig(t, false)
 			faultfs.Tmpfs(t, c.DataDir, 4<<20)
 			tc.fault(t, c)
-			s, err := newServer(t, c, time.Now)
+			s, err := tryServer(t, c, time.Now)
 			if err == nil {
 				s.Close()
 				t.Fatalf("expected start-up to fail with %q, it started", tc.want)
@@ -133,11 +134,11 @@ func TestNewRefusesAFaultyDataFolder(t *testing.T) {
 // the first runs, with the first's pid, and starts once the first has stopped.
 func TestSecondInstanceRefused(t *testing.T) {
 	c := testConfig(t, true)
-	first, err := newServer(t, c, time.Now)
+	first, err := tryServer(t, c, time.Now)
 	if err != nil {
 		t.Fatalf("first: %v", err)
 	}
-	second, err := newServer(t, c, time.Now)
+	second, err := tryServer(t, c, time.Now)
 	if err == nil {
 		second.Close()
 		first.Close()
@@ -150,9 +151,14 @@ func TestSecondInstanceRefused(t *testing.T) {
 	if err := first.Close(); err != nil {
 		t.Fatalf("close first: %v", err)
 	}
-	third, err := newServer(t, c, time.Now)
+	third, err := tryServer(t, c, time.Now)
 	if err != nil {
 		t.Fatalf("after the first stopped: expected a start, got %v", err)
 	}
 	third.Close()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	return request(t, http.MethodGet, url, nil)
 }

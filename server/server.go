@@ -99,9 +99,8 @@ type Dev interface {
 	// Prepare creates, once, what dev mode needs in the data folder (keys, a
 	// manufacturer CA trusted as a root, demo chips) before the store opens.
 	Prepare(c Config, now func() time.Time) error
-	// Mount imports the demo chips through reg, adds the dev endpoints and pages to
-	// mux (page serves the built page), and returns an activation link for the demo
-	// person.
+	// Mount imports the demo chips through reg, adds the dev endpoints and the dev
+	// page to mux, and returns an activation link for the demo person.
 	Mount(ctx context.Context, m DevMount) (link string, err error)
 }
 
@@ -110,21 +109,41 @@ type DevMount struct {
 	Config   Config
 	Registry *registry.Registry
 	Mux      *http.ServeMux
-	Page     http.Handler
+	Assets   web.Manifest // the built page's, for the dev page to link its stylesheet
 	Log      *slog.Logger
 	Now      func() time.Time
 }
 
 // Server is an assembled server, ready to listen.
 type Server struct {
-	Handler http.Handler
-	Store   *store.SQLite
-	Link    string // dev mode: a fresh activation link for the demo person
-	log     *slog.Logger
-	now     func() time.Time
+	Handler  http.Handler
+	Store    *store.SQLite
+	Link     string   // dev mode: a fresh activation link for the demo person
+	Timeouts Timeouts // DefaultTimeouts from New; read by Serve and HTTPServer
+	log      *slog.Logger
+	now      func() time.Time
 }
 
-// New assembles the server. In dev mode it first creates, once, what the demo needs.
+// Timeouts bound how long one request may hold a connection, its file descriptor and
+// its goroutine, so that slow clients cannot pile them up.
+type Timeouts struct {
+	ReadHeader time.Duration // the request line and headers
+	Read       time.Duration // the whole request, body included
+	Write      time.Duration // from the end of the headers to the end of the answer
+	Idle       time.Duration // a kept-alive connection waiting for its next request
+}
+
+// DefaultTimeouts are the production timeouts; docs/decisions.md says why these.
+func DefaultTimeouts() Timeouts {
+	return Timeouts{ReadHeader: 5 * time.Second, Read: 15 * time.Second, Write: time.Minute, Idle: 2 * time.Minute}
+}
+
+// MaxHeaderBytes bounds a request's headers: the page sends a few hundred bytes and
+// one cookie.
+const MaxHeaderBytes = 16 << 10
+
+// New assembles the server. In dev mode it first creates, once, what the demo needs;
+// in production it refuses a data folder that dev mode set up (see refuseDevData).
 func New(ctx context.Context, c Config, log *slog.Logger, now func() time.Time) (*Server, error) {
 	secure, err := secureCookie(c.Origin)
 	if err != nil {
@@ -133,6 +152,11 @@ func New(ctx context.Context, c Config, log *slog.Logger, now func() time.Time) 
 	proxies, err := clientip.Parse(c.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("server: TRUSTED_PROXIES: %w", err)
+	}
+	if c.Dev == nil {
+		if err := refuseDevData(c); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, err
@@ -191,14 +215,15 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 	mux.Handle("GET /readyz", observe.Readyz(st.Probe, now))
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("/", page)
-	s := &Server{Store: st, log: log, now: now}
+	s := &Server{Store: st, Timeouts: DefaultTimeouts(), log: log, now: now}
 	if c.Dev != nil {
-		s.Link, err = c.Dev.Mount(ctx, DevMount{Config: c, Registry: reg, Mux: mux, Page: page, Log: log, Now: now})
+		s.Link, err = c.Dev.Mount(ctx, DevMount{Config: c, Registry: reg, Mux: mux, Assets: page.Manifest(), Log: log, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("server: dev mode: %w", err)
 		}
 	} else {
-		// The dev pages are part of the built page but exist only in dev mode.
+		// Nothing under /dev/ exists in production, whatever ASSETS_DIR holds (a build
+		// from before the dev page left web/ still has it).
 		mux.Handle("/dev/", http.NotFoundHandler())
 	}
 	s.Handler = web.SecurityHeaders(metrics.Instrument(observe.AccessLog(log, mux)))
@@ -235,17 +260,28 @@ func (c Config) Registry(st store.Store) (*registry.Registry, error) {
 	return registry.New(st, roots, seal.NewSealer(key, rand.Reader)), nil
 }
 
+// HTTPServer is the http.Server that Serve runs: s.Handler with s.Timeouts and
+// MaxHeaderBytes. Every request gets read and write deadlines; the dev endpoints that
+// wait for a virtual button extend their own (server/dev).
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: s.Timeouts.ReadHeader,
+		ReadTimeout:       s.Timeouts.Read,
+		WriteTimeout:      s.Timeouts.Write,
+		IdleTimeout:       s.Timeouts.Idle,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
 // Serve listens until ctx ends, then lets requests in flight finish (up to grace).
 func (s *Server) Serve(ctx context.Context, addr string, grace time.Duration, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		// No WriteTimeout: a dev-chip sign request legitimately waits for a button.
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv := s.HTTPServer()
 	go s.sweep(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

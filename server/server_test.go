@@ -1,8 +1,8 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -10,26 +10,46 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"mitidchip/chip"
 	"mitidchip/server"
 	"mitidchip/server/dev"
+	"mitidchip/server/servertest"
 	"mitidchip/server/store"
 	"mitidchip/server/web"
 )
 
-func testAssets(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "assets")
-	if _, err := web.Build(dir, os.DirFS("web/testdata/page"), os.DirFS("web/testdata/module")); err != nil {
-		t.Fatalf("build test assets: %v", err)
+// origin is the page's origin in these tests; the test servers listen elsewhere, so
+// requests that must look like the page's name it in Host and Origin.
+const (
+	origin = "http://127.0.0.1:8080"
+	host   = "127.0.0.1:8080"
+)
+
+// assetsDir is the real page (web/) with a stand-in module, built once as `make build`
+// builds it: a best-quality brotli build takes seconds under -race. The servers only
+// read it.
+var assetsDir string
+
+func TestMain(m *testing.M) {
+	tmp, err := os.MkdirTemp("", "servertest-")
+	if err != nil {
+		panic(err)
 	}
-	return dir
+	assetsDir = filepath.Join(tmp, "assets")
+	if _, err := web.Build(assetsDir, os.DirFS("../web"), os.DirFS("web/testdata/module")); err != nil {
+		panic(fmt.Sprintf("build test assets: %v", err))
+	}
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
 }
 
+// testConfig is a configuration on a fresh data folder: with dev mode, ready to start;
+// without, the test sets the folder up (servertest.ProductionData).
 func testConfig(t *testing.T, devMode bool) server.Config {
 	c := server.Load(func(k string) string {
 		switch k {
@@ -38,56 +58,109 @@ func testConfig(t *testing.T, devMode bool) server.Config {
 		case "ADDR":
 			return "127.0.0.1:0"
 		case "PUBLIC_ORIGIN":
-			return "http://127.0.0.1:8080"
+			return origin
 		}
 		return ""
 	})
-	c.AssetsDir = testAssets(t)
+	c.AssetsDir = assetsDir
 	if devMode {
 		c.Dev = dev.New()
 	}
 	return c
 }
 
-func start(t *testing.T, c server.Config) (*server.Server, *httptest.Server) {
+// productionConfig is a configuration on a data folder set up for production.
+func productionConfig(t *testing.T) (server.Config, servertest.Production) {
 	t.Helper()
-	s, err := server.New(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	c := testConfig(t, false)
+	return c, servertest.ProductionData(t, c, 3)
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newServer(t *testing.T, c server.Config) *server.Server {
+	t.Helper()
+	s, err := server.New(context.Background(), c, discard(), time.Now)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func start(t *testing.T, c server.Config) (*server.Server, *httptest.Server) {
+	t.Helper()
+	s := newServer(t, c)
 	ts := httptest.NewServer(s.Handler)
-	t.Cleanup(func() { ts.Close(); s.Close() })
+	t.Cleanup(ts.Close)
 	return s, ts
 }
 
-func get(t *testing.T, url string) (int, string) {
+// serve runs s.Serve on a port of its own until the test ends; it returns the base URL.
+func serve(t *testing.T, s *server.Server) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	ctx, stop := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, "127.0.0.1:0", time.Second, func(a net.Addr) { addr <- a }) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	select {
+	case a := <-addr:
+		return "http://" + a.String()
+	case err := <-served:
+		t.Fatalf("Serve: %v", err)
+		return ""
+	}
+}
+
+// request sends a request as the page would: addressed to the page's host, and a POST
+// from its origin.
+func request(t *testing.T, method, url string, body io.Reader) (int, string) {
+	t.Helper()
+	code, b, err := do(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return code, b
 }
 
-// TestDevModeThenProduction starts the server in dev mode on a fresh data folder (it
-// makes keys, a CA and chips), checks the dev endpoints answer, then starts it on the
-// same folder without -dev and checks every dev endpoint is gone.
-func TestDevModeThenProduction(t *testing.T) {
+// do is request for a goroutine of the test, which must not stop the test itself.
+func do(method, url string, body io.Reader) (int, string, error) {
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Host = host
+	if method == http.MethodPost {
+		req.Header.Set("Origin", origin)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// TestDevMode starts the server in dev mode on a fresh data folder (it makes keys, a
+// CA and chips), checks the dev endpoints and the virtual chip page answer, and starts
+// it again on the same folder, which reuses what the first start made.
+func TestDevMode(t *testing.T) {
 	c := testConfig(t, true)
 	s, ts := start(t, c)
-	if !strings.HasPrefix(s.Link, "http://127.0.0.1:8080/#t=") {
+	if !strings.HasPrefix(s.Link, origin+"/#t=") {
 		t.Fatalf("dev link = %q, want the origin with a #t= token", s.Link)
 	}
-	devPaths := []string{"/dev/chips", "/dev/chips/MC-000001", "/dev/link", "/dev/chip.html"}
-	for _, p := range devPaths[:2] {
-		if code, body := get(t, ts.URL+p); code != http.StatusOK {
+	for _, p := range []string{"/dev/chips", "/dev/chips/MC-000001", "/healthz"} {
+		if code, body := request(t, http.MethodGet, ts.URL+p, nil); code != http.StatusOK {
 			t.Errorf("dev GET %s = %d %q, want 200", p, code, body)
 		}
-	}
-	if code, _ := get(t, ts.URL+"/healthz"); code != http.StatusOK {
-		t.Errorf("/healthz = %d, want 200", code)
 	}
 	caBefore, err := os.ReadFile(filepath.Join(c.DataDir, "dev", "manufacturer-ca.pem"))
 	if err != nil {
@@ -97,7 +170,8 @@ func TestDevModeThenProduction(t *testing.T) {
 	ts.Close()
 
 	// A second dev start reuses the data: same CA, chips already imported.
-	s2, ts2 := start(t, c)
+	c.Dev = dev.New()
+	start(t, c)
 	caAfter, _ := os.ReadFile(filepath.Join(c.DataDir, "dev", "manufacturer-ca.pem"))
 	if string(caBefore) != string(caAfter) {
 		t.Error("second dev start minted a new CA; want the first one reused")
@@ -105,102 +179,89 @@ func TestDevModeThenProduction(t *testing.T) {
 	if c.Dev.(*dev.Mode).Chips == nil {
 		t.Error("second dev start has no virtual chips")
 	}
-	s2.Close()
-	ts2.Close()
+}
 
-	c.Dev = nil
-	p, ts3 := start(t, c)
-	if p.Link != "" {
-		t.Error("production server has dev chips or a demo link")
+// TestDevChipPage: dev mode publishes the virtual chip page, which the production
+// build no longer holds, on the page's own stylesheet and icon.
+func TestDevChipPage(t *testing.T) {
+	_, ts := start(t, testConfig(t, true))
+	code, page := request(t, http.MethodGet, ts.URL+"/dev/chip.html", nil)
+	if code != http.StatusOK || !strings.Contains(page, "Virtual MitID chip") {
+		t.Fatalf("GET /dev/chip.html = %d, want 200 with the chip page; got:\n%s", code, page)
 	}
-	for _, path := range devPaths {
-		for _, method := range []string{http.MethodGet, http.MethodPost} {
-			req, _ := http.NewRequest(method, ts3.URL+path, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
+	refs := regexp.MustCompile(`(?:href|src)="([^"]+)"`).FindAllStringSubmatch(page, -1)
+	want := map[string]bool{"style.": false, "chip.": false, "favicon.": false}
+	for _, m := range refs {
+		ref := m[1]
+		if !strings.HasPrefix(ref, "/") {
+			ref = "/dev/" + ref
+		}
+		if code, _ := request(t, http.MethodGet, ts.URL+ref, nil); code != http.StatusOK {
+			t.Errorf("the chip page's %s: GET %s = %d, want 200", m[0], ref, code)
+		}
+		for prefix := range want {
+			if strings.Contains(ref, "/"+prefix) {
+				want[prefix] = true
 			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusNotFound {
-				t.Errorf("production %s %s = %d, want 404", method, path, resp.StatusCode)
-			}
 		}
 	}
-	for _, press := range []string{"/dev/chips/MC-000001/press", "/dev/chips/MC-000001/frame"} {
-		resp, err := http.Post(ts3.URL+press, "application/octet-stream", strings.NewReader("x"))
-		if err != nil {
-			t.Fatal(err)
+	for prefix, seen := range want {
+		if !seen {
+			t.Errorf("the chip page links no %s… file; links: %v", prefix, refs)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
-			t.Errorf("production POST %s = %d, want 404", press, resp.StatusCode)
-		}
-	}
-	if code, _ := get(t, ts3.URL+"/readyz"); code != http.StatusOK {
-		t.Errorf("/readyz = %d, want 200", code)
-	}
-	if code, body := get(t, ts3.URL+"/metrics"); code != http.StatusOK || !strings.Contains(body, "activations_started_total") {
-		t.Errorf("/metrics = %d, want 200 with activations_started_total", code)
 	}
 }
 
-// TestGracefulShutdown: a request in flight when the server is told to stop (here a
-// sign request waiting for the virtual chip's button) still gets its answer.
-func TestGracefulShutdown(t *testing.T) {
-	c := testConfig(t, true)
-	s, err := server.New(context.Background(), c, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
-	if err != nil {
-		t.Fatal(err)
+// TestProductionServesNoDevFiles: without -dev, nothing of dev mode answers, whatever
+// spelling of the path: the mux and the page handler look at the same form of it,
+// and the production build has no dev page to find.
+func TestProductionServesNoDevFiles(t *testing.T) {
+	c, _ := productionConfig(t)
+	s, ts := start(t, c)
+	if s.Link != "" {
+		t.Error("production server has a demo link")
 	}
-	defer s.Close()
-	ctx, stop := context.WithCancel(context.Background())
-	addr := make(chan net.Addr, 1)
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, "127.0.0.1:0", 10*time.Second, func(a net.Addr) { addr <- a }) }()
-	base := "http://" + (<-addr).String()
-
-	vc := c.Dev.(*dev.Mode).Chips.Chip("MC-000001")
-	payload, _ := chip.SignRequest{Wait: 5 * time.Second}.Marshal()
-	req, _ := chip.Frame{Type: chip.TypeSign, RequestID: 1, Payload: payload}.Encode()
-	answer := make(chan int, 1)
-	go func() {
-		resp, err := http.Post(base+"/dev/chips/MC-000001/frame", "application/octet-stream", bytes.NewReader(req))
-		if err != nil {
-			answer <- 0
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		f, err := chip.Decode(body)
-		if err != nil || f.Type != chip.TypeSignature {
-			answer <- -1
-			return
-		}
-		answer <- resp.StatusCode
-	}()
-	for !vc.Waiting() {
-		<-vc.Changed()
+	tests := []struct{ method, path string }{
+		{http.MethodGet, "/dev/chip.html"},
+		{http.MethodGet, "/dev%2Fchip.html"},
+		{http.MethodGet, "/dev%2fchip.html"},
+		{http.MethodGet, "/%64ev/chip.html"},
+		{http.MethodGet, "/%64ev%2Fchip.html"},
+		{http.MethodGet, "/dev/%2e%2e/"},
+		{http.MethodGet, "/dev/%2e%2e/index.html"},
+		{http.MethodGet, "//dev/chip.html"},
+		{http.MethodGet, "/./dev/chip.js"},
+		{http.MethodGet, "/dev/chip.js"},
+		{http.MethodGet, "/dev%2Fchip.js"},
+		{http.MethodGet, "/dev/"},
+		{http.MethodGet, "/dev/chips"},
+		{http.MethodGet, "/dev%2Fchips"},
+		{http.MethodGet, "/dev/chips/MC-000001"},
+		{http.MethodGet, "/dev/link"},
+		{http.MethodPost, "/dev/chips/MC-000001/press"},
+		{http.MethodPost, "/dev%2Fchips%2FMC-000001%2Fpress"},
+		{http.MethodPost, "/dev/chips/MC-000001/frame"},
+		{http.MethodPost, "/dev/chip.html"},
 	}
-	stop() // SIGTERM's equivalent: the request above is in flight
-	// Press only once the server has stopped taking new connections.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-		if err != nil {
-			break
-		}
-		conn.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("server still accepts connections 10s after shutdown began")
-		}
-		time.Sleep(5 * time.Millisecond) // polling a socket state; no event to wait on
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			// The client follows the mux's redirects to the clean path (// and /./).
+			code, body := request(t, tc.method, ts.URL+tc.path, strings.NewReader("x"))
+			if code != http.StatusNotFound {
+				t.Errorf("expected 404, got %d", code)
+			}
+			if strings.Contains(body, "Virtual MitID chip") || strings.Contains(body, "/dev/chips/") {
+				t.Errorf("expected nothing of the dev page in the answer, got:\n%.300s", body)
+			}
+		})
 	}
-	vc.Press()
-	if code := <-answer; code != http.StatusOK {
-		t.Fatalf("request in flight at shutdown got %d, want 200 with a signature", code)
+	for _, p := range []string{"/", "/healthz", "/readyz"} {
+		if code, _ := request(t, http.MethodGet, ts.URL+p, nil); code != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", p, code)
+		}
 	}
-	if err := <-served; err != nil {
-		t.Fatalf("Serve after shutdown: %v", err)
+	if code, body := request(t, http.MethodGet, ts.URL+"/metrics", nil); code != http.StatusOK || !strings.Contains(body, "activations_started_total") {
+		t.Errorf("/metrics = %d, want 200 with activations_started_total", code)
 	}
 }
 

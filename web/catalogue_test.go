@@ -341,6 +341,13 @@ func ids(page string) map[string]int {
 	return out
 }
 
+// The dev mode's virtual chip page lives with dev mode, out of the production build;
+// it is held to the same rules as the pages here.
+const (
+	devPage   = "../server/dev/page/chip.html"
+	devScript = "../server/dev/page/chip.js"
+)
+
 // TestPageHooks keeps the ids the browser tests find things by.
 func TestPageHooks(t *testing.T) {
 	have := ids(read(t, "index.html"))
@@ -369,8 +376,8 @@ func TestReferences(t *testing.T) {
 	byID := regexp.MustCompile(`(?:getElementById|byId|\$)\('([^']+)'\)`)
 	refs := regexp.MustCompile(`\s(?:for|aria-describedby|aria-labelledby)="([^"]+)"`)
 	pages := map[string][]string{
-		"index.html":    {"app.js", "step-password.js", "step-chip.js", "step-code.js", "step-sign.js"},
-		"dev/chip.html": {"dev/chip.js"},
+		"index.html": {"app.js", "step-password.js", "step-chip.js", "step-code.js", "step-sign.js"},
+		devPage:      {devScript},
 	}
 	for page, scripts := range pages {
 		src := read(t, page)
@@ -407,7 +414,7 @@ func TestContentSecurityPolicy(t *testing.T) {
 		{"positive tabindex", regexp.MustCompile(`tabindex="[1-9]`)},
 	}
 	scriptTag := regexp.MustCompile(`(?i)<script\b[^>]*>`)
-	for _, name := range files(t, ".html") {
+	for _, name := range append(files(t, ".html"), devPage) {
 		page := read(t, name)
 		for _, tag := range scriptTag.FindAllString(page, -1) {
 			if !strings.Contains(tag, " src=") {
@@ -421,7 +428,7 @@ func TestContentSecurityPolicy(t *testing.T) {
 		}
 	}
 	markup := regexp.MustCompile(`\.(innerHTML|outerHTML|insertAdjacentHTML)\b|document\.write|\beval\(|new Function\(`)
-	for _, name := range files(t, ".js") {
+	for _, name := range append(files(t, ".js"), devScript) {
 		if m := markup.FindString(read(t, name)); m != "" {
 			t.Errorf("%s: expected text-only DOM updates, got %q", name, m)
 		}

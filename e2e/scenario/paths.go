@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,9 +19,7 @@ import (
 	"mitidchip/chip/manufacturer"
 	"mitidchip/chip/virtual"
 	"mitidchip/e2e/harness"
-	"mitidchip/server"
 	"mitidchip/server/dev"
-	"mitidchip/server/handoff"
 	"mitidchip/server/store"
 )
 
@@ -269,13 +266,8 @@ func (s *Server) AuditEvents(t testing.TB, id string) []string {
 // usual ten minutes to live, as when the person opens the app's link too late.
 func (s *Server) ExpiredLink(t testing.TB, personID, userID string, age time.Duration) string {
 	t.Helper()
-	key, err := server.HandoffKey(filepath.Join(s.Config.DataDir, dev.HandoffKeyFile))
-	if err != nil {
-		t.Fatalf("scenario: the app backend's key: %v", err)
-	}
 	past := func() time.Time { return time.Now().Add(-age) }
-	c := s.Config
-	tok, claims, err := handoff.NewIssuer(key, c.HandoffIssuer, c.HandoffAudience, 10*time.Minute, past, rand.Reader).Issue(personID, userID)
+	tok, claims, err := s.issuer(t, past).Issue(personID, userID)
 	if err != nil {
 		t.Fatalf("scenario: expired link for %s: %v", personID, err)
 	}

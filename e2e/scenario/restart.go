@@ -114,7 +114,7 @@ func (r *Restartable) serve(ln net.Listener) {
 		ln.Close()
 		r.t.Fatalf("scenario: start the server on %s: %v", r.cfg.DataDir, err)
 	}
-	r.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
+	r.http = s.HTTPServer()
 	r.done = make(chan error, 1)
 	go func(srv *http.Server, done chan<- error) { done <- srv.Serve(ln) }(r.http, r.done)
 	r.cur = &Server{Server: s, Chips: m.Chips, Origin: r.cfg.Origin, Config: r.cfg}

@@ -19,6 +19,7 @@ import (
 	"mitidchip/server/dev"
 	"mitidchip/server/handoff"
 	"mitidchip/server/observe"
+	"mitidchip/server/servertest"
 )
 
 // AssetsEnv names the built page the servers serve (make build's build/assets).
@@ -31,6 +32,9 @@ type Server struct {
 	Chips  *dev.Chips    // the virtual chips; nil for a production start
 	Origin string        // http://127.0.0.1:PORT, also the server's PUBLIC_ORIGIN
 	Config server.Config // as the server was assembled
+	// Production is what a production start's data folder was set up with: the app
+	// backend's key (NewLink signs with it) and the imported chips.
+	Production servertest.Production
 }
 
 // ServerOption configures Start.
@@ -42,8 +46,10 @@ type serverConfig struct {
 }
 
 // Production starts the server without -dev, as it runs for citizens: no virtual
-// chips, no dev link. Its data folder was first set up by a dev start, so the test
-// can still mint activation links with the dev app-backend key (NewLink).
+// chips, no dev link, on a data folder set up as an operator sets one up
+// (servertest.ProductionData): the app backend's public key, a test manufacturer's
+// root and its chips imported from a delivery file. A production server refuses a
+// folder that dev mode set up.
 func Production() ServerOption { return func(c *serverConfig) { c.production = true } }
 
 // Assets serves the built page in dir instead of $ASSETS_DIR.
@@ -80,27 +86,18 @@ func Start(t testing.TB, opts ...ServerOption) *Server {
 			t.Logf("server log (tail):\n%s", logs.String())
 		}
 	})
-	ctx := context.Background()
+	var prod servertest.Production
 	if cfg.production {
-		// A dev start writes the keys, the roots and the dev chips' delivery file,
-		// which a production start reads; then the dev server is gone.
-		c.Dev = dev.New()
-		s, err := server.New(ctx, c, log, time.Now)
-		if err != nil {
-			ln.Close()
-			t.Fatalf("scenario: set up the data folder: %v", err)
-		}
-		s.Close()
-		c.Dev = nil
+		prod = servertest.ProductionData(t, c, 3)
 	} else {
 		c.Dev = dev.New()
 	}
-	s, err := server.New(ctx, c, log, time.Now)
+	s, err := server.New(context.Background(), c, log, time.Now)
 	if err != nil {
 		ln.Close()
 		t.Fatalf("scenario: start the server (dev %v): %v", c.Dev != nil, err)
 	}
-	srv := &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := s.HTTPServer() // the production timeouts, which dev waits must outlast
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -113,7 +110,7 @@ func Start(t testing.TB, opts ...ServerOption) *Server {
 			t.Errorf("scenario: close the store: %v", err)
 		}
 	})
-	out := &Server{Server: s, Origin: origin, Config: c}
+	out := &Server{Server: s, Origin: origin, Config: c, Production: prod}
 	if m, ok := c.Dev.(*dev.Mode); ok {
 		out.Chips = m.Chips
 	}
@@ -124,23 +121,26 @@ func Start(t testing.TB, opts ...ServerOption) *Server {
 // it hands the person over to the page.
 func (s *Server) NewLink(t testing.TB, personID, userID string) string {
 	t.Helper()
-	if s.Chips != nil {
-		link, err := s.Chips.Link(s.Origin, personID, userID)
-		if err != nil {
-			t.Fatalf("scenario: activation link for %s: %v", personID, err)
-		}
-		return link
+	tok, _, err := s.issuer(t, time.Now).Issue(personID, userID)
+	if err != nil {
+		t.Fatalf("scenario: activation link for %s: %v", personID, err)
+	}
+	return s.Origin + "/#t=" + tok
+}
+
+// issuer signs handoff tokens as the app's backend, with the key the server trusts:
+// dev mode's, from its data folder, or the one a production folder was set up with.
+func (s *Server) issuer(t testing.TB, now func() time.Time) *handoff.Issuer {
+	t.Helper()
+	if s.Chips == nil {
+		return s.Production.Issuer(s.Config, now)
 	}
 	key, err := server.HandoffKey(filepath.Join(s.Config.DataDir, dev.HandoffKeyFile))
 	if err != nil {
 		t.Fatalf("scenario: the app backend's key: %v", err)
 	}
 	c := s.Config
-	tok, _, err := handoff.NewIssuer(key, c.HandoffIssuer, c.HandoffAudience, 10*time.Minute, time.Now, rand.Reader).Issue(personID, userID)
-	if err != nil {
-		t.Fatalf("scenario: activation link for %s: %v", personID, err)
-	}
-	return s.Origin + "/#t=" + tok
+	return handoff.NewIssuer(key, c.HandoffIssuer, c.HandoffAudience, 10*time.Minute, now, rand.Reader)
 }
 
 // tail keeps the last max bytes of the server's log.

@@ -54,13 +54,15 @@ Environment (defaults suit running from the repository's root):
   HANDOFF_ISSUER           issuer in handoff tokens (mitid-app-backend)
   HANDOFF_AUDIENCE         audience in handoff tokens ($PUBLIC_ORIGIN)
   HANDOFF_PUBLIC_KEY_FILE  the app backend's Ed25519 public key, PEM ($DATA_DIR/keys/handoff-public.pem)
-  HANDOFF_PRIVATE_KEY_FILE its private key, for the handoff command ($DATA_DIR/keys/handoff-private.pem)
+  HANDOFF_PRIVATE_KEY_FILE its private key, for the handoff command ($DATA_DIR/keys/handoff-private.pem,
+                           where only dev mode keeps it: serve refuses a folder holding it)
   SEAL_KEY_FILE            base64 32-byte key sealing TOTP seeds at rest ($DATA_DIR/keys/seal.key)
   TRUSTED_ROOTS_FILE       manufacturer CA certificates, PEM ($DATA_DIR/trusted-roots.pem)
 
 In -dev mode the server creates, on first start, dev keys, a dev manufacturer CA, demo
 chips (imported and served as virtual chips at /dev/chips) and prints an activation link
-for a demo person. Without -dev none of that exists.
+for a demo person. Without -dev none of that exists, and serve refuses a DATA_DIR that
+-dev set up: use a fresh one (docs/operations.md).
 `
 
 // Main runs the command with the process's arguments and environment and exits

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,6 +21,7 @@ import (
 	"mitidchip/chip"
 	"mitidchip/chip/manufacturer"
 	"mitidchip/chip/virtual"
+	"mitidchip/server"
 	"mitidchip/server/handoff"
 )
 
@@ -27,18 +29,25 @@ import (
 const (
 	DemoPerson   = "demo-person-1"
 	DemoUserID   = "demo.borger"
-	Manufacturer = "Virtual Chip Factory"
+	Manufacturer = server.DevManufacturer
 	chipPrefix   = "MC"
 	demoChips    = 5
 )
 
-// Files in the data folder that dev mode creates once and reuses.
+// Files in the data folder that dev mode creates once and reuses. The server knows
+// them too (server.DevFolder, server.DevHandoffKeyFile): a production start refuses a
+// folder that holds them.
 const (
-	HandoffKeyFile = "keys/handoff-private.pem" // the app backend's key: dev only
-	caFile         = "dev/manufacturer-ca.pem"
-	chipsFile      = "dev/chips.json"
-	DeliveryFile   = "dev/delivery.jsonl"
+	HandoffKeyFile = server.DevHandoffKeyFile // the app backend's key: dev only
+	caFile         = server.DevFolder + "/manufacturer-ca.pem"
+	chipsFile      = server.DevFolder + "/chips.json"
+	DeliveryFile   = server.DevFolder + "/delivery.jsonl"
 )
+
+// How long past its own wait a dev request that waits for the chip may take to be
+// answered. Such requests set their own write deadline: the server's WriteTimeout is
+// shorter than a sign request's longest wait (chip.MaxSignWait).
+const answerMargin = 15 * time.Second
 
 // Files returns where the dev CA certificate and delivery file are, for the server to
 // trust and import.
@@ -160,9 +169,16 @@ func (c *Chips) Link(origin, personID, userID string) (string, error) {
 	return origin + "/#t=" + tok, nil
 }
 
-// Register adds the dev endpoints to mux.
-func (c *Chips) Register(mux *http.ServeMux, origin string) {
-	mux.HandleFunc("GET /dev/link", func(w http.ResponseWriter, r *http.Request) {
+// Register adds the dev endpoints to mux. origin is the page's origin
+// (scheme://host[:port]); every dev request must be addressed to its host, and every
+// POST must come from it (see sameSite).
+func (c *Chips) Register(mux *http.ServeMux, origin string) error {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("dev: origin %q is not scheme://host[:port]", origin)
+	}
+	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, sameSite(origin, u.Host, h)) }
+	handle("GET /dev/link", func(w http.ResponseWriter, r *http.Request) {
 		person, user := r.URL.Query().Get("person"), r.URL.Query().Get("user")
 		if person == "" {
 			person, user = DemoPerson, DemoUserID
@@ -174,10 +190,33 @@ func (c *Chips) Register(mux *http.ServeMux, origin string) {
 		}
 		http.Redirect(w, r, link, http.StatusSeeOther)
 	})
-	mux.HandleFunc("GET /dev/chips", c.list)
-	mux.HandleFunc("GET /dev/chips/{serial}", c.show)
-	mux.HandleFunc("POST /dev/chips/{serial}/press", c.press)
-	mux.HandleFunc("POST /dev/chips/{serial}/frame", c.frame)
+	handle("GET /dev/chips", c.list)
+	handle("GET /dev/chips/{serial}", c.show)
+	handle("POST /dev/chips/{serial}/press", c.press)
+	handle("POST /dev/chips/{serial}/frame", c.frame)
+	return nil
+}
+
+// sameSite refuses a dev request that another site could have made: a POST whose
+// Origin is not the page's (any page a developer visits could otherwise press the
+// virtual button or talk to the chip), and any request whose Host is not the
+// origin's, which is how a DNS-rebound name reaches a dev server on loopback and reads
+// the chips' one-time codes or mints links. The refusal logs nothing of the headers.
+func sameSite(origin, host string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host != host || r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get("Origin") != origin {
+			http.Error(w, "dev endpoints answer only the page at "+origin, http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// extendWrite lets this request be answered up to d from now, past the server's
+// WriteTimeout. Under a ResponseWriter without deadlines (a test recorder) there is
+// nothing to extend.
+func extendWrite(w http.ResponseWriter, d time.Duration) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
 }
 
 type chipView struct {
@@ -207,6 +246,9 @@ func (c *Chips) lookup(w http.ResponseWriter, r *http.Request) *virtual.Chip {
 	return vc
 }
 
+// longPoll is how long show waits for a change before it answers anyway.
+const longPoll = 25 * time.Second
+
 // show answers the chip's state; with ?after=<display>/<waiting> it waits (up to 25 s)
 // until the state differs, so the chip page updates on events, not on a timer.
 func (c *Chips) show(w http.ResponseWriter, r *http.Request) {
@@ -215,7 +257,8 @@ func (c *Chips) show(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if after := r.URL.Query().Get("after"); after != "" {
-		ctx, cancel := context.WithTimeout(r.Context(), 25*time.Second)
+		extendWrite(w, longPoll+answerMargin)
+		ctx, cancel := context.WithTimeout(r.Context(), longPoll)
 		defer cancel()
 		waitChange(ctx, vc, after)
 	}
@@ -255,6 +298,9 @@ func (c *Chips) frame(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "frame too large", http.StatusRequestEntityTooLarge)
 		return
 	}
+	// The body is read (within the server's ReadTimeout); a sign request now waits for
+	// the button for as long as it asked, at most chip.MaxSignWait.
+	extendWrite(w, chip.MaxSignWait+answerMargin)
 	resp, err := vc.Handle(r.Context(), req)
 	if err != nil {
 		http.Error(w, "chip went away", http.StatusServiceUnavailable)

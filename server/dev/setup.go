@@ -73,7 +73,7 @@ func (m *Mode) Prepare(c server.Config, now func() time.Time) error {
 }
 
 // Mount imports the demo chips, serves them as virtual chips with the dev endpoints
-// and pages, and returns an activation link for the demo person.
+// and the virtual chip page, and returns an activation link for the demo person.
 func (m *Mode) Mount(ctx context.Context, d server.DevMount) (string, error) {
 	if m.issuer == nil {
 		return "", errors.New("dev: Mount before Prepare")
@@ -85,8 +85,14 @@ func (m *Mode) Mount(ctx context.Context, d server.DevMount) (string, error) {
 	if m.Chips, err = NewChips(m.chips, m.issuer, d.Now); err != nil {
 		return "", err
 	}
-	m.Chips.Register(d.Mux, d.Config.Origin)
-	d.Mux.Handle("GET /dev/{file...}", d.Page)
+	if err := m.Chips.Register(d.Mux, d.Config.Origin); err != nil {
+		return "", err
+	}
+	page, err := chipPage(d.Assets)
+	if err != nil {
+		return "", err
+	}
+	d.Mux.Handle("GET /dev/{file...}", page)
 	return m.Chips.Link(d.Config.Origin, DemoPerson, DemoUserID)
 }
 

@@ -39,6 +39,15 @@ type source struct {
 // two of them is an error. Dot files are skipped, and so are .md and .go files.
 // outDir is replaced whole, and only when it is absent, empty, or a previous build.
 func Build(outDir string, srcs ...fs.FS) (Manifest, error) {
+	return BuildOn(nil, outDir, srcs...)
+}
+
+// BuildOn is Build for pages that also link to the assets of another build, served
+// beside this one: a reference that names no source but is in base is rewritten to
+// base's hashed name. base's files are neither copied nor listed in the manifest.
+// Dev mode publishes its chip page this way, on the page's stylesheet, so the
+// production build need not contain it.
+func BuildOn(base Manifest, outDir string, srcs ...fs.FS) (Manifest, error) {
 	if outDir == "" {
 		return nil, errors.New("web: build: no output folder given")
 	}
@@ -46,7 +55,7 @@ func Build(outDir string, srcs ...fs.FS) (Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, man, err := assemble(pages, assets)
+	files, man, err := assemble(pages, assets, base)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +133,7 @@ func collect(srcs []fs.FS) (pages, assets []source, err error) {
 }
 
 // assemble names and rewrites the files: the result maps each output name to its bytes.
-func assemble(pages, assets []source) (map[string][]byte, Manifest, error) {
+func assemble(pages, assets []source, base Manifest) (map[string][]byte, Manifest, error) {
 	files := map[string][]byte{}
 	man := Manifest{}
 	pageNames := map[string]bool{}
@@ -147,7 +156,7 @@ func assemble(pages, assets []source) (map[string][]byte, Manifest, error) {
 		sheetNames[s.name] = true
 	}
 	for _, s := range sheets {
-		data, err := rewriteCSS(s.data, linker(s.name, man, sheetNames))
+		data, err := rewriteCSS(s.data, linker(s.name, man, base, sheetNames))
 		if err != nil {
 			return nil, nil, fmt.Errorf("web: build: %s: %w", s.name, err)
 		}
@@ -159,7 +168,7 @@ func assemble(pages, assets []source) (map[string][]byte, Manifest, error) {
 		return nil, nil, err
 	}
 	for _, p := range pages {
-		data, err := rewriteHTML(p.data, linker(p.name, man, pageNames), meta)
+		data, err := rewriteHTML(p.data, linker(p.name, man, base, pageNames), meta)
 		if err != nil {
 			return nil, nil, fmt.Errorf("web: build: %s: %w", p.name, err)
 		}
@@ -172,13 +181,18 @@ func assemble(pages, assets []source) (map[string][]byte, Manifest, error) {
 // (the hashed name, in the same relative or absolute form), the value itself when it is
 // not a reference to a published file (an external URL, a fragment, another page), or
 // an error when it looks like one but names no source, since the page would break.
-func linker(from string, man Manifest, keep map[string]bool) func(ref string) (string, error) {
+// A name not among the sources is looked up in base, the build this one links to.
+func linker(from string, man, base Manifest, keep map[string]bool) func(ref string) (string, error) {
 	return func(ref string) (string, error) {
 		name, ok := localRef(from, ref)
 		if !ok {
 			return ref, nil
 		}
-		if hashed, ok := man[name]; ok {
+		hashed, ok := man[name]
+		if !ok && !keep[name] {
+			hashed, ok = base[name]
+		}
+		if ok {
 			return ref[:strings.LastIndexByte(ref, '/')+1] + path.Base(hashed), nil
 		}
 		if keep[name] {

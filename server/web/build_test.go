@@ -390,3 +390,37 @@ func TestBuildErrors(t *testing.T) {
 		t.Error("expected an error for an empty output folder name")
 	}
 }
+
+// TestBuildOn: a page built on another build links to that build's assets by their
+// hashed names without copying them, and still refuses a reference to nothing.
+func TestBuildOn(t *testing.T) {
+	base := built.man
+	src := fstest.MapFS{
+		"tool.html": {Data: []byte(`<html><head><link rel="stylesheet" href="/app.css">` +
+			`<link rel="icon" href="/logo.svg"><script src="tool.js"></script></head></html>`)},
+		"tool.js": {Data: []byte(`console.log(1)`)},
+	}
+	out := filepath.Join(t.TempDir(), "tool")
+	man, err := BuildOn(base, out, src)
+	if err != nil {
+		t.Fatalf("BuildOn: %v", err)
+	}
+	page := string(mustRead(t, filepath.Join(out, "tool.html")))
+	for _, want := range []string{`href="/` + base["app.css"] + `"`, `href="/` + base["logo.svg"] + `"`, `src="` + man["tool.js"] + `"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("expected %s in:\n%s", want, page)
+		}
+	}
+	if got := slices.Sorted(maps.Keys(man)); !slices.Equal(got, []string{"tool.js"}) {
+		t.Errorf("manifest: expected only the build's own tool.js, got %v", got)
+	}
+	for name := range readTree(t, out) {
+		if strings.HasPrefix(name, "app.") || strings.HasPrefix(name, "logo.") {
+			t.Errorf("expected the base build's files left out, got %s", name)
+		}
+	}
+	src["tool.html"] = &fstest.MapFile{Data: []byte(`<html><head><link rel="stylesheet" href="/gone.css"></head></html>`)}
+	if _, err := BuildOn(base, filepath.Join(t.TempDir(), "bad"), src); err == nil || !strings.Contains(err.Error(), "gone.css") {
+		t.Errorf("a reference in neither build: expected an error naming gone.css, got %v", err)
+	}
+}

@@ -131,9 +131,13 @@ func newRepresentation(body []byte) representation {
 // Manifest returns a copy of the build's manifest: logical name → hashed name.
 func (h *Handler) Manifest() Manifest { return maps.Clone(h.manifest) }
 
-// ServeHTTP serves GET and HEAD for the files of the build.
+// ServeHTTP serves GET and HEAD for the files of the build. It looks a file up by the
+// path as sent (escaped), the form http.ServeMux routes on: a request the mux routed
+// as one thing must not be served as another ("/dev%2Fchip.html" is one segment to
+// the mux, but "/dev/chip.html" once unescaped). The build's names need no escaping,
+// so an escaped spelling of one of them is simply not found.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f, ok := h.files[r.URL.Path]
+	f, ok := h.files[r.URL.EscapedPath()]
 	if !ok {
 		h.notFound.ServeHTTP(w, r)
 		return

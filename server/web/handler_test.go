@@ -194,6 +194,12 @@ func TestHandlerRefuses(t *testing.T) {
 		{"encoded dot segment to a real file", http.MethodGet, "/help/%2e%2e/" + strings.TrimPrefix(asset, "/"), http.StatusNotFound},
 		{"dot segment to a real file", http.MethodGet, "/help/../" + strings.TrimPrefix(asset, "/"), http.StatusNotFound},
 		{"backslash", http.MethodGet, `/help\index.html`, http.StatusNotFound},
+		// The mux routes on the escaped path, so the handler must look up the same form:
+		// one segment "help%2Findex.html" is not the page help/index.html.
+		{"encoded slash to a real page", http.MethodGet, "/help%2Findex.html", http.StatusNotFound},
+		{"encoded slash, lower case", http.MethodGet, "/help%2findex.html", http.StatusNotFound},
+		{"encoded letter in a real page", http.MethodGet, "/help/%69ndex.html", http.StatusNotFound},
+		{"encoded letter in a real asset", http.MethodGet, "/%61" + strings.TrimPrefix(asset, "/a"), http.StatusNotFound},
 		{"a post to nothing", http.MethodPost, "/nothing", http.StatusNotFound},
 	}
 	for _, tc := range tests {

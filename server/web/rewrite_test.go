@@ -10,7 +10,7 @@ const testMeta = `<meta name="assets" content="{}">`
 
 func testLinker(from string) func(string) (string, error) {
 	man := Manifest{"app.js": "app.0123456789ab.js", "img/logo.svg": "img/logo.ba9876543210.svg"}
-	return linker(from, man, map[string]bool{"index.html": true, "sub/page.html": true})
+	return linker(from, man, nil, map[string]bool{"index.html": true, "sub/page.html": true})
 }
 
 func TestRewriteHTML(t *testing.T) {
