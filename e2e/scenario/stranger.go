@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -28,7 +29,11 @@ func (s *Server) SendWrongCodes(t testing.TB, person string, vc *virtual.Chip, n
 	for len(answers) < n {
 		a := s.apiClient(t)
 		_, token, _ := strings.Cut(s.NewLink(t, person, ""), "#t=")
-		a.post(t, "/api/v1/handoff", map[string]any{"token": token}, "")
+		rid := make([]byte, 16)
+		if _, err := rand.Read(rid); err != nil {
+			t.Fatal(err)
+		}
+		a.post(t, "/api/v1/handoff", map[string]any{"token": token, "request_id": base64.RawURLEncoding.EncodeToString(rid)}, "")
 		pub, _, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
