@@ -100,9 +100,12 @@ run: build
 ## bench: in one run, the module's size (raw, gzip, brotli) against a minimal Go module,
 ## the page's median time to its password form against the same page with that module,
 ## the longest main-thread task of a whole activation and the module's memory after it,
-## in headless Chromium (e2e/bench). Measurements, not assertions: not part of make test.
+## in headless Chromium (e2e/bench); and what sweeping 210k expired records costs the
+## writes meanwhile, in batches against one transaction (server/store).
+## Measurements, not assertions: not part of make test.
 bench: chromium
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./e2e/bench/
+	$(GO) test -run='^$$' -bench=SweepStall -benchtime=1x -count=1 ./server/store/
 
 ## screenshots: every step at a phone (390×844) and a desktop (1280×800) viewport into
 ## docs/screenshots (TestScreenshots; under make test its pictures go to a temporary folder)
