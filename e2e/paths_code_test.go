@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"mitidchip/chip/virtual"
 	"mitidchip/e2e/harness"
 	"mitidchip/e2e/scenario"
 	"mitidchip/server/activation"
@@ -79,8 +80,8 @@ func TestPathWrongCodeBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("store: chip %s: %v", vc.Serial(), err)
 	}
-	if c.Status != store.ChipAvailable || c.FailedCodes != 3 {
-		t.Fatalf("store: chip %s: expected available with 3 wrong codes, got %s with %d", vc.Serial(), c.Status, c.FailedCodes)
+	if f := failureOf(t, s, vc.Serial(), person); c.Status != store.ChipAvailable || f.FailedCodes != 3 {
+		t.Fatalf("store: chip %s: expected available with 3 wrong codes of %s, got %s with %d", vc.Serial(), person, c.Status, f.FailedCodes)
 	}
 	if _, err := s.Store.ActiveChip(context.Background(), person); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("store: active chip of %s: expected none, got %v", person, err)
@@ -117,13 +118,25 @@ func TestPathWrongCodeThenRight(t *testing.T) {
 	page.ExpectCompleted()
 	checkFrames(t, "NFC", tag.Requests())
 	checkBound(t, s, person, vc, password)
-	c, err := s.Store.Chip(context.Background(), vc.Serial())
+	if f := failureOf(t, s, vc.Serial(), person); f.FailedCodes != 0 {
+		t.Fatalf("store: chip %s after the right code: expected 0 wrong codes in a row, got %d", vc.Serial(), f.FailedCodes)
+	}
+}
+
+// failureOf is person's wrong codes and lock on serial in the store: the empty one
+// when they have none.
+func failureOf(t *testing.T, s *scenario.Server, serial, person string) store.ChipFailure {
+	t.Helper()
+	fs, err := s.Store.ChipFailures(context.Background(), serial)
 	if err != nil {
-		t.Fatalf("store: chip %s: %v", vc.Serial(), err)
+		t.Fatalf("store: failures on chip %s: %v", serial, err)
 	}
-	if c.FailedCodes != 0 {
-		t.Fatalf("store: chip %s after the right code: expected 0 wrong codes in a row, got %d", vc.Serial(), c.FailedCodes)
+	for _, f := range fs {
+		if f.PersonID == person {
+			return f
+		}
 	}
+	return store.ChipFailure{Serial: serial, PersonID: person}
 }
 
 func triesLeft(page *scenario.Page, n int) string {
@@ -146,39 +159,77 @@ func checkBlockedPage(t *testing.T, page *scenario.Page) {
 	}
 }
 
-// A chip a stranger has locked with wrong codes of their own (a chip answers hello to
-// any reader): the holder's right code is refused without being counted, and the page
-// says when they may try again, in the language they read it in.
+// A stranger who read a chip's hello (a chip answers any reader, without a press)
+// locks themselves out of it with wrong codes from activations of their own, and no
+// one else: once the attempt window their codes filled has passed (the server's clock
+// moves on ten minutes), the holder enters the right code in the browser and goes on to
+// bind the chip, the page showing no lock, while the stranger's next code is still
+// refused with chip_locked and when they may try again. A person who has locked
+// themselves out (the holder, with wrong codes of their own) is told by the page when
+// to try again, in the language they read it in, and their right code changes
+// nothing.
 func TestPathChipLocked(t *testing.T) {
-	s := scenario.Start(t)
+	clock := &scenario.Clock{}
+	s := scenario.Start(t, scenario.WithClock(clock))
 	vc := devChip(t, s, "MC-000005")
-	answers := s.SendWrongCodes(t, "e2e-stranger", vc, activation.ChipLockAfter)
-	if last := answers[len(answers)-1]; last != "chip_locked" {
-		t.Fatalf("stranger: expected the %dth wrong code to lock the chip, got the answers %q", activation.ChipLockAfter, answers)
-	}
-	c, err := s.Store.Chip(context.Background(), vc.Serial())
-	if err != nil || !c.LockedAt(time.Now()) {
-		t.Fatalf("store: expected chip %s locked, got %+v (%v)", vc.Serial(), c, err)
+	const stranger, holder = "e2e-stranger", "e2e-holder-locked"
+	const password = "Sommerhus ved Vesterhavet 7"
+
+	until := lockOut(t, s, stranger, vc)
+	clock.Advance(activation.ChipAttemptWindow)
+	if !until.After(s.Now()) {
+		t.Fatalf("stranger: expected still locked out after the attempt window, the lock lifted at %v", until)
 	}
 
 	b := harness.New(t)
 	b.EmulateChip(vc)
-	page := scenario.Open(t, b, s, s.NewLink(t, "e2e-holder-locked", ""))
+	page := scenario.Open(t, b, s, s.NewLink(t, holder, ""))
 	page.UseLanguage("en")
-	page.CreatePassword("Sommerhus ved Vesterhavet 7")
+	page.CreatePassword(password)
+	page.ChooseTransport("bluetooth")
+	page.Connect()
+	page.EnterCode(page.ReadCode(vc))
+	page.ExpectNoError()
+	if a := page.Activation(); a.Step != "sign" || a.Error != "" {
+		t.Fatalf("holder after the right code: expected the sign step, got %q (error %q)", a.Step, a.Error)
+	}
+
+	before := failureOf(t, s, vc.Serial(), stranger)
+	again := s.SendWrongCodes(t, stranger, vc, 1)[0]
+	if again.Code != "chip_locked" || !again.RetryAt.Equal(until.Truncate(time.Second)) || again.RetryAfter < 1 {
+		t.Fatalf("stranger after the holder's right code: expected chip_locked until %v, got %+v", until.Truncate(time.Second), again)
+	}
+	if got := failureOf(t, s, vc.Serial(), stranger); got != before {
+		t.Fatalf("store: the stranger's refused code changed their count\nfrom %+v\nto   %+v", before, got)
+	}
+
+	page.ConfirmOnChip(vc)
+	page.ExpectCompleted()
+	checkBound(t, s, holder, vc, password)
+
+	// The holder locks themselves out, in a fresh attempt window; the page tells
+	// them when they may try again.
+	clock.Advance(activation.ChipAttemptWindow)
+	until = lockOut(t, s, holder, vc)
+	b = harness.New(t)
+	b.EmulateChip(vc)
+	page = scenario.Open(t, b, s, s.NewLink(t, holder, ""))
+	page.UseLanguage("en")
+	page.CreatePassword(password)
 	page.ChooseTransport("bluetooth")
 	page.Connect()
 	code := page.ReadCode(vc)
-	before := storetest.Snapshot(t, s.Store)
+	snapshot := storetest.Snapshot(t, s.Store)
 	page.SubmitCode(code)
 	page.WaitView("the error step for chip_locked", scenario.StepTimeout, func(v scenario.View) bool { return v.Step == "error" && v.Code == "chip_locked" })
-	storetest.AssertUnchanged(t, s.Store, before)
+	storetest.AssertUnchanged(t, s.Store, snapshot)
 
+	shown := until.Add(-clock.Ahead()) // the page counts retry_after on the browser's clock
 	for _, lang := range []string{"en", "da"} {
 		page.SwitchLanguage(lang)
 		body := page.Text("error-body")
-		if !slices.Contains(retryMessages(t, page, c.LockedUntil), body) {
-			t.Errorf("%s: expected the body to say when to try again (%q), got %q", lang, retryMessages(t, page, c.LockedUntil), body)
+		if !slices.Contains(retryMessages(t, page, shown), body) {
+			t.Errorf("%s: expected the body to say when to try again (%q), got %q", lang, retryMessages(t, page, shown), body)
 		}
 		if got, want := page.Text("error-title"), page.Message("fatal.chip_locked", nil); got != want {
 			t.Errorf("%s: heading expected %q, got %q", lang, want, got)
@@ -190,6 +241,25 @@ func TestPathChipLocked(t *testing.T) {
 			t.Errorf("%s: expected a button to try again", lang)
 		}
 	}
+}
+
+// lockOut has person send wrong codes for vc through the API until they are locked
+// out of it, which the tenth does, and returns when their lock lifts, as the store
+// and the answer say.
+func lockOut(t *testing.T, s *scenario.Server, person string, vc *virtual.Chip) time.Time {
+	t.Helper()
+	answers := s.SendWrongCodes(t, person, vc, activation.ChipLockAfter)
+	for i, a := range answers[:len(answers)-1] {
+		if a.Code != "code_wrong" && a.Code != "activation_blocked" {
+			t.Fatalf("%s: wrong code %d: expected code_wrong or activation_blocked, got %+v", person, i+1, a)
+		}
+	}
+	f := failureOf(t, s, vc.Serial(), person)
+	last := answers[len(answers)-1]
+	if last.Code != "chip_locked" || !f.LockedAt(s.Now()) || !last.RetryAt.Equal(f.LockedUntil.Truncate(time.Second)) {
+		t.Fatalf("%s: expected the %dth wrong code to lock them out, answered chip_locked until the lock's end; got %+v and %+v", person, activation.ChipLockAfter, last, f)
+	}
+	return f.LockedUntil
 }
 
 // retryMessages are the bodies the page may show for a lock until `until`: the page

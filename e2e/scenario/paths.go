@@ -281,7 +281,8 @@ func (s *Server) ExpiredLink(t testing.TB, personID, userID string, age time.Dur
 // the codes of the steps the server accepts now or in the next half minute.
 func (s *Server) WrongCode(t testing.TB, vc *virtual.Chip) string {
 	t.Helper()
-	chips, _, err := dev.EnsureChips(s.Config.DataDir, rand.Reader, time.Now())
+	now := s.Now()
+	chips, _, err := dev.EnsureChips(s.Config.DataDir, rand.Reader, now)
 	if err != nil {
 		t.Fatalf("scenario: the dev chips: %v", err)
 	}
@@ -289,7 +290,6 @@ func (s *Server) WrongCode(t testing.TB, vc *virtual.Chip) string {
 	if i < 0 {
 		t.Fatalf("scenario: %s is not a dev chip", vc.Serial())
 	}
-	now := time.Now()
 	var near []string
 	for step := -1; step <= 2; step++ {
 		code, err := virtual.Code(chips[i].Seed, now.Add(time.Duration(step)*virtual.Period), virtual.Digits)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,29 @@ type Server struct {
 	// Production is what a production start's data folder was set up with: the app
 	// backend's key (NewLink signs with it) and the imported chips.
 	Production servertest.Production
+	clock      *Clock // nil: real time
+}
+
+// Clock is a server clock that a test moves ahead of real time (the browser's), to
+// skip a wait such as a chip's attempt window: the server, its dev chips, and the
+// links and codes the scenario makes for it all read it.
+type Clock struct{ ahead atomic.Int64 }
+
+// Now is the real time plus what Advance added.
+func (c *Clock) Now() time.Time { return time.Now().Add(c.Ahead()) }
+
+// Advance moves the clock d further ahead of real time.
+func (c *Clock) Advance(d time.Duration) { c.ahead.Add(int64(d)) }
+
+// Ahead is how far the clock is ahead of real time.
+func (c *Clock) Ahead() time.Duration { return time.Duration(c.ahead.Load()) }
+
+// Now is the time on the server's clock.
+func (s *Server) Now() time.Time {
+	if s.clock == nil {
+		return time.Now()
+	}
+	return s.clock.Now()
 }
 
 // ServerOption configures Start.
@@ -43,6 +67,7 @@ type ServerOption func(*serverConfig)
 type serverConfig struct {
 	production bool
 	assetsDir  string
+	clock      *Clock
 }
 
 // Production starts the server without -dev, as it runs for citizens: no virtual
@@ -54,6 +79,9 @@ func Production() ServerOption { return func(c *serverConfig) { c.production = t
 
 // Assets serves the built page in dir instead of $ASSETS_DIR.
 func Assets(dir string) ServerOption { return func(c *serverConfig) { c.assetsDir = dir } }
+
+// WithClock runs the server on c instead of real time.
+func WithClock(c *Clock) ServerOption { return func(sc *serverConfig) { sc.clock = c } }
 
 // Start runs the server until t ends. Its log is printed when t fails.
 func Start(t testing.TB, opts ...ServerOption) *Server {
@@ -92,7 +120,11 @@ func Start(t testing.TB, opts ...ServerOption) *Server {
 	} else {
 		c.Dev = dev.New()
 	}
-	s, err := server.New(context.Background(), c, log, time.Now)
+	now := time.Now
+	if cfg.clock != nil {
+		now = cfg.clock.Now
+	}
+	s, err := server.New(context.Background(), c, log, now)
 	if err != nil {
 		ln.Close()
 		t.Fatalf("scenario: start the server (dev %v): %v", c.Dev != nil, err)
@@ -110,7 +142,7 @@ func Start(t testing.TB, opts ...ServerOption) *Server {
 			t.Errorf("scenario: close the store: %v", err)
 		}
 	})
-	out := &Server{Server: s, Origin: origin, Config: c, Production: prod}
+	out := &Server{Server: s, Origin: origin, Config: c, Production: prod, clock: cfg.clock}
 	if m, ok := c.Dev.(*dev.Mode); ok {
 		out.Chips = m.Chips
 	}
@@ -121,7 +153,7 @@ func Start(t testing.TB, opts ...ServerOption) *Server {
 // it hands the person over to the page.
 func (s *Server) NewLink(t testing.TB, personID, userID string) string {
 	t.Helper()
-	tok, _, err := s.issuer(t, time.Now).Issue(personID, userID)
+	tok, _, err := s.issuer(t, s.Now).Issue(personID, userID)
 	if err != nil {
 		t.Fatalf("scenario: activation link for %s: %v", personID, err)
 	}

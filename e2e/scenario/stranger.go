@@ -12,20 +12,32 @@ import (
 	"net/http/cookiejar"
 	"strings"
 	"testing"
+	"time"
 
 	"mitidchip/chip"
 	"mitidchip/chip/virtual"
 )
 
-// SendWrongCodes is a stranger at work: someone with activation links of their own
-// and a chip's hello (a chip answers hello to any reader, without a press), talking to
-// the API without a browser. It sends n wrong codes for vc from fresh activations of
-// person, at most two each so none is blocked, and returns the error code of each
-// answer.
-func (s *Server) SendWrongCodes(t testing.TB, person string, vc *virtual.Chip, n int) []string {
+// Answer is the API's refusal of a request: its error code and, for a refusal that
+// lifts by itself (chip_locked, too_many_codes), when it lifts.
+type Answer struct {
+	Code       string
+	RetryAfter int       // seconds; 0 when the answer says none
+	RetryAt    time.Time // zero when the answer says none
+}
+
+// SendWrongCodes is someone at work without a browser: a person with activation
+// links of their own and a chip's hello (a chip answers hello to any reader, without a
+// press), talking to the API. It sends n wrong codes for vc from fresh activations of
+// person and returns the answer to each. An activation takes wrong codes until it
+// is blocked (the third) or refused otherwise, and the next code goes to a fresh one:
+// a blocked activation is no longer open, so the person stays within
+// activation.OpenSessions open at once; each activation is a link redeemed, and a
+// person may redeem activation.HandoffsPerHour an hour.
+func (s *Server) SendWrongCodes(t testing.TB, person string, vc *virtual.Chip, n int) []Answer {
 	t.Helper()
 	hello := helloOf(t, vc)
-	var answers []string
+	var answers []Answer
 	for len(answers) < n {
 		a := s.apiClient(t)
 		_, token, _ := strings.Cut(s.NewLink(t, person, ""), "#t=")
@@ -40,8 +52,12 @@ func (s *Server) SendWrongCodes(t testing.TB, person string, vc *virtual.Chip, n
 		}
 		a.post(t, "/api/v1/password", map[string]any{"verifier": []byte(pub)}, "")
 		a.post(t, "/api/v1/chip/hello", map[string]any{"hello": hello}, "")
-		for i := 0; i < 2 && len(answers) < n; i++ {
-			answers = append(answers, a.post(t, "/api/v1/chip/code", map[string]any{"code": s.WrongCode(t, vc)}, "any"))
+		for len(answers) < n {
+			answer := a.post(t, "/api/v1/chip/code", map[string]any{"code": s.WrongCode(t, vc)}, "any")
+			answers = append(answers, answer)
+			if answer.Code != "code_wrong" {
+				break
+			}
 		}
 	}
 	return answers
@@ -80,9 +96,9 @@ func (s *Server) apiClient(t testing.TB) *apiClient {
 	return &apiClient{s: s, http: &http.Client{Jar: jar}}
 }
 
-// post sends body as JSON. With refusal "" it expects a 200 and returns ""; with
-// "any" it returns the error code of whatever refusal comes.
-func (a *apiClient) post(t testing.TB, path string, body any, refusal string) string {
+// post sends body as JSON. With refusal "" it expects a 200 and returns no answer;
+// with "any" it returns whatever refusal comes.
+func (a *apiClient) post(t testing.TB, path string, body any, refusal string) Answer {
 	t.Helper()
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -105,7 +121,9 @@ func (a *apiClient) post(t testing.TB, path string, body any, refusal string) st
 	}
 	var answer struct {
 		Error struct {
-			Code string `json:"code"`
+			Code       string `json:"code"`
+			RetryAfter int    `json:"retry_after"`
+			RetryAt    string `json:"retry_at"`
 		} `json:"error"`
 	}
 	_ = json.Unmarshal(raw, &answer)
@@ -115,5 +133,11 @@ func (a *apiClient) post(t testing.TB, path string, body any, refusal string) st
 	if refusal != "" && answer.Error.Code == "" {
 		t.Fatalf("scenario: POST %s: expected a refusal, got %d %s", path, res.StatusCode, raw)
 	}
-	return answer.Error.Code
+	out := Answer{Code: answer.Error.Code, RetryAfter: answer.Error.RetryAfter}
+	if answer.Error.RetryAt != "" {
+		if out.RetryAt, err = time.Parse(time.RFC3339, answer.Error.RetryAt); err != nil {
+			t.Fatalf("scenario: POST %s: retry_at %q: %v", path, answer.Error.RetryAt, err)
+		}
+	}
+	return out
 }

@@ -27,15 +27,17 @@ import (
 const (
 	// BlockAfter wrong codes in a row block the activation (MitID's rule).
 	BlockAfter = 3
-	// ChipLockAfter wrong codes in a row on one chip, across sessions, lock it from
-	// further code attempts: an attacker cycling sessions cannot grind the 10^6 code
-	// space. The lock lifts after ChipFirstLock; each further lock before a right
-	// code lasts twice as long as the one before, up to ChipMaxLock.
+	// ChipLockAfter wrong codes in a row by one person on one chip, across their
+	// sessions, lock that person (no one else) out of the chip: cycling sessions does
+	// not buy more guesses, and a stranger's wrong codes never lock out its holder.
+	// The lock lifts after ChipFirstLock; each further lock of the person before
+	// their right code lasts twice as long as the one before, up to ChipMaxLock.
 	ChipLockAfter = 10
 	ChipFirstLock = 15 * time.Minute
 	ChipMaxLock   = 24 * time.Hour
 	// ChipAttempts codes, right or wrong, may be checked per chip in a window of
-	// ChipAttemptWindow, whoever sends them from wherever.
+	// ChipAttemptWindow, whoever sends them from wherever: the bound on guessing
+	// across many identities, each with its own lock.
 	ChipAttempts      = 10
 	ChipAttemptWindow = 10 * time.Minute
 	// CookieSize is the session cookie's entropy in bytes.
@@ -360,10 +362,10 @@ func chipRefused(err error) error {
 }
 
 // CheckCode checks the one-time code the person read off the chip's display. The
-// code is checked first; the store then admits the attempt (the chip not locked, its
-// attempts not used up) in the same step that records it, so racing requests
-// cannot all slip under the lock, and a refused attempt looks the same whether its
-// code was right or not.
+// code is checked first; the store then admits the attempt (the person not locked
+// out of the chip, its attempts not used up) in the same step that records it, so
+// racing requests cannot all slip under the lock, and a refused attempt looks the
+// same whether its code was right or not.
 func (c *Ceremony) CheckCode(ctx context.Context, s store.Session, code string) (store.Session, error) {
 	if err := expect(s, store.StateChipPresented); err != nil {
 		return s, err
@@ -393,15 +395,15 @@ func (c *Ceremony) CheckCode(ctx context.Context, s store.Session, code string) 
 }
 
 func (c *Ceremony) wrongCode(ctx context.Context, s store.Session, now time.Time, reason error) (store.Session, error) {
-	out, ch, err := c.cfg.Store.RejectCode(ctx, s, c.cfg.Limits, now,
+	out, f, err := c.cfg.Store.RejectCode(ctx, s, c.cfg.Limits, now,
 		c.audit(s, "code_rejected", map[string]any{"serial": s.ChipSerial, "wrong_in_a_row": s.WrongCodes + 1}))
 	if err != nil {
 		return s, attemptRefused(err)
 	}
-	if ch.LockedAt(now) {
-		// This code locked the chip: say so now, and until when, rather than at the
-		// person's next try.
-		return out, &Error{Code: CodeChipLocked, Err: fmt.Errorf("%w; it locks chip %s", reason, ch.Serial), RetryAt: ch.LockedUntil}
+	if f.LockedAt(now) {
+		// This code locked the person out of the chip: say so now, and until when,
+		// rather than at their next try.
+		return out, &Error{Code: CodeChipLocked, Err: fmt.Errorf("%w; it locks the person out of chip %s", reason, f.Serial), RetryAt: f.LockedUntil}
 	}
 	if out.State == store.StateBlocked {
 		return out, refuse(CodeActivationBlocked, reason)

@@ -18,7 +18,6 @@ import (
 	"mitidchip/server/store"
 )
 
-// generous lifts the per-address limits, which these tests are not about.
 // generous lifts the limits on addresses and on a person's handoffs, which these
 // tests of the chip's own limits would otherwise meet first (one stranger, one
 // address, many sessions).
@@ -61,29 +60,57 @@ func (f *fixture) chipRow(serial string) store.Chip {
 	return c
 }
 
-// lockChip sends wrong codes for vc from fresh sessions of person until the chip
-// locks, and returns when the lock lifts.
-func (f *fixture) lockChip(person string, vc *virtual.Chip, seed []byte) time.Time {
+// failure is person's wrong codes and locks on serial: the empty one when they have
+// none.
+func (f *fixture) failure(serial, person string) store.ChipFailure {
 	f.t.Helper()
-	for range activation.ChipLockAfter {
+	fs, err := f.store.ChipFailures(f.ctx, serial)
+	if err != nil {
+		f.t.Fatalf("failures on chip %s: %v", serial, err)
+	}
+	for _, x := range fs {
+		if x.PersonID == person {
+			return x
+		}
+	}
+	return store.ChipFailure{Serial: serial, PersonID: person}
+}
+
+// lockOut sends wrong codes for vc from fresh sessions of person, as many as each
+// takes before it is blocked, until the person is locked out of the chip: exactly
+// ChipLockAfter of them. The answer that locks says until when; lockOut returns that.
+func (f *fixture) lockOut(person string, vc *virtual.Chip, seed []byte) time.Time {
+	f.t.Helper()
+	sent := 0
+	for sent < activation.ChipLockAfter {
 		cm := f.begin(person, vc).through("hello")
 		for range activation.BlockAfter {
 			res := cm.c.post("/api/v1/chip/code", api.CodeRequest{Code: wrongCode(f.t, f, seed)})
-			if e := errorOf(f.t, res); e.Code == "chip_locked" {
-				c := f.chipRow(vc.Serial())
-				expectRetry(f.t, res, e, f.clock.Now(), c.LockedUntil)
-				return c.LockedUntil
+			sent++
+			e := errorOf(f.t, res)
+			switch e.Code {
+			case "code_wrong", "activation_blocked":
+				continue
+			case "chip_locked":
+			default:
+				f.t.Fatalf("%s: wrong code %d: expected code_wrong, activation_blocked or chip_locked, got %d %s", person, sent, res.status, e.Code)
 			}
+			until := f.failure(vc.Serial(), person).LockedUntil
+			expectRetry(f.t, res, e, f.clock.Now(), until)
+			if sent != activation.ChipLockAfter || res.status != http.StatusForbidden {
+				f.t.Fatalf("%s: expected the %dth wrong code to lock them out with a 403, got %d chip_locked at the %dth", person, activation.ChipLockAfter, res.status, sent)
+			}
+			return until
 		}
 	}
-	f.t.Fatalf("chip %s: not locked after %d wrong codes", vc.Serial(), activation.ChipLockAfter*activation.BlockAfter)
+	f.t.Fatalf("%s: not locked out of chip %s after %d wrong codes", person, vc.Serial(), sent)
 	return time.Time{}
 }
 
-// TestChipLockRace: twenty sessions of one attacker on one chip each send one wrong
-// code at the same moment. The lock is checked in the store's step that counts, so
-// exactly ChipLockAfter codes count; every other request is refused with chip_locked,
-// says when to try again, and changes nothing.
+// TestChipLockRace: twenty sessions of one person on one chip each send one wrong code
+// at the same moment. The lock is checked in the store's step that counts, so exactly
+// ChipLockAfter codes count; every other request is refused with chip_locked, says
+// when to try again, and changes nothing.
 func TestChipLockRace(t *testing.T) {
 	const sessions = 20
 	f := newFixture(t, generous)
@@ -91,7 +118,7 @@ func TestChipLockRace(t *testing.T) {
 	vc := f.virtualChip(m)
 	cms := make([]*ceremony, sessions)
 	for i := range cms {
-		cms[i] = f.begin(fmt.Sprintf("attacker-%02d", i), vc).through("hello")
+		cms[i] = f.begin("attacker", vc).through("hello")
 	}
 	bad := wrongCode(t, f, m.Seed)
 	before := f.snapshot()
@@ -143,24 +170,26 @@ func TestChipLockRace(t *testing.T) {
 		}
 	}
 	if counted != activation.ChipLockAfter || locking != 1 {
-		t.Errorf("expected exactly %d codes counted, one of which locked the chip; got %d counted, %d locking", activation.ChipLockAfter, counted, locking)
+		t.Errorf("expected exactly %d codes counted, one of which locked the person out; got %d counted, %d locking", activation.ChipLockAfter, counted, locking)
 	}
-	c := f.chipRow(m.Serial)
-	if c.FailedCodes != activation.ChipLockAfter || c.Locks != 1 || !c.LockedUntil.Equal(until) {
-		t.Errorf("chip: expected %d wrong codes, lock 1 until %v; got %d, lock %d until %v", activation.ChipLockAfter, until, c.FailedCodes, c.Locks, c.LockedUntil)
+	if got := f.failure(m.Serial, "attacker"); got.FailedCodes != activation.ChipLockAfter || got.Locks != 1 || !got.LockedUntil.Equal(until) {
+		t.Errorf("attacker: expected %d wrong codes, lock 1 until %v; got %d, lock %d until %v", activation.ChipLockAfter, until, got.FailedCodes, got.Locks, got.LockedUntil)
+	}
+	if c := f.chipRow(m.Serial); c.Attempts != activation.ChipLockAfter {
+		t.Errorf("chip: expected %d attempts counted, got %d", activation.ChipLockAfter, c.Attempts)
 	}
 }
 
-// TestChipLockLifts: a lock lifts by itself. While it holds, even the right code is
-// refused, changes nothing and says when to try again; a second lock lasts twice as
-// long; once it lifts the right code is accepted and everything is forgotten; and 400
-// days after a lock the chip is not locked.
+// TestChipLockLifts: a person's lock lifts by itself. While it holds, even their right
+// code is refused, changes nothing and says when to try again; their second lock
+// lasts twice as long; once it lifts their right code is accepted and their count is
+// forgotten; and 400 days after a lock they are not locked out.
 func TestChipLockLifts(t *testing.T) {
 	f := newFixture(t, generous)
 	m := f.chips[0]
 	vc := f.virtualChip(m)
 
-	until := f.lockChip("stranger", vc, m.Seed)
+	until := f.lockOut("holder", vc, m.Seed)
 	if want := t0.Add(activation.ChipFirstLock); !until.Equal(want) {
 		t.Fatalf("first lock: expected until %v, got %v", want, until)
 	}
@@ -171,30 +200,107 @@ func TestChipLockLifts(t *testing.T) {
 	expectRetry(t, res, res.expectError(t, http.StatusForbidden, "chip_locked"), f.clock.Now(), until)
 	f.assertUnchanged(before)
 
-	// The first lock lifts; the stranger locks the chip again, for twice as long.
+	// The first lock lifts; the person locks themselves out again, for twice as long.
 	f.clock.Advance(time.Second)
 	start := f.clock.Now()
-	until = f.lockChip("stranger", vc, m.Seed)
+	until = f.lockOut("holder", vc, m.Seed)
 	if want := start.Add(2 * activation.ChipFirstLock); !until.Equal(want) {
 		t.Fatalf("second lock: expected until %v, got %v", want, until)
 	}
 
 	f.clock.Advance(until.Sub(f.clock.Now()))
 	f.begin("holder", vc).through("code")
-	if c := f.chipRow(m.Serial); c.FailedCodes != 0 || c.Locks != 0 || !c.LockedUntil.IsZero() {
-		t.Errorf("after the right code: expected no wrong codes, no locks; got %d, %d, until %v", c.FailedCodes, c.Locks, c.LockedUntil)
+	if got := f.failure(m.Serial, "holder"); got.FailedCodes != 0 || got.Locks != 0 || !got.LockedUntil.IsZero() {
+		t.Errorf("after the right code: expected no wrong codes, no locks; got %d, %d, until %v", got.FailedCodes, got.Locks, got.LockedUntil)
 	}
 
-	// Lock it once more (in a new attempt window) and come back 400 days later.
+	// Locked out once more (in a new attempt window), they come back 400 days later.
 	f.clock.Advance(activation.ChipAttemptWindow)
-	f.lockChip("stranger", vc, m.Seed)
+	f.lockOut("holder", vc, m.Seed)
 	f.clock.Advance(400 * 24 * time.Hour)
 	f.begin("holder", vc).through("code")
 }
 
+// TestChipLockStranger is issue 8's stranger: someone who read a chip's hello (a chip
+// answers any reader without a press) locks themselves out of it with wrong codes
+// from several activations of their own. That locks no one else: the holder is never
+// answered chip_locked; the chip's attempt window, which the stranger's codes filled,
+// holds the holder until it ends and says so (too_many_codes); then the holder's right
+// code is accepted, while the stranger stays refused and is told until when. The
+// stranger's next lock is longer and again holds only them, and 400 days later no one
+// is locked out.
+func TestChipLockStranger(t *testing.T) {
+	f := newFixture(t, generous)
+	m := f.chips[0]
+	vc := f.virtualChip(m)
+	strangerRefused := func(until time.Time) { // a new session of the stranger: wrong and right codes refused
+		t.Helper()
+		cm := f.begin("stranger", vc).through("hello")
+		before := f.snapshot()
+		for _, code := range []string{wrongCode(t, f, m.Seed), cm.readCode()} {
+			res := cm.c.post("/api/v1/chip/code", api.CodeRequest{Code: code})
+			expectRetry(t, res, res.expectError(t, http.StatusForbidden, "chip_locked"), f.clock.Now(), until)
+		}
+		f.assertUnchanged(before)
+	}
+
+	until := f.lockOut("stranger", vc, m.Seed)
+	if want := t0.Add(activation.ChipFirstLock); !until.Equal(want) {
+		t.Fatalf("stranger's lock: expected until %v, got %v", want, until)
+	}
+	strangerRefused(until)
+
+	// The holder at once: not locked out; the window the stranger filled says when.
+	holder := f.begin("holder", vc).through("hello")
+	windowEnd := t0.Add(activation.ChipAttemptWindow)
+	before := f.snapshot()
+	res := holder.c.post("/api/v1/chip/code", api.CodeRequest{Code: holder.readCode()})
+	expectRetry(t, res, res.expectError(t, http.StatusTooManyRequests, "too_many_codes"), f.clock.Now(), windowEnd)
+	f.assertUnchanged(before)
+
+	// At the window's end the holder's right code is accepted; the stranger, still
+	// locked out, filled no new window.
+	f.clock.Advance(windowEnd.Sub(f.clock.Now()))
+	strangerRefused(until)
+	holder.enterCode()
+	if got := f.failure(m.Serial, "holder"); got.FailedCodes != 0 || got.Locks != 0 {
+		t.Errorf("holder: expected no wrong codes or locks, got %+v", got)
+	}
+	strangerRefused(until)
+
+	// The stranger's lock lifts and, in a fresh window, they lock themselves out
+	// again, for twice as long: the holder's next right code, once the window they
+	// filled ends, is accepted all the same.
+	f.clock.Advance(activation.ChipAttemptWindow)
+	start := f.clock.Now()
+	second := f.lockOut("stranger", vc, m.Seed)
+	if want := start.Add(2 * activation.ChipFirstLock); !second.Equal(want) {
+		t.Fatalf("stranger's second lock: expected until %v, got %v", want, second)
+	}
+	f.clock.Advance(activation.ChipAttemptWindow)
+	f.begin("holder", vc).through("code")
+	strangerRefused(second)
+
+	// 400 days later no one is locked out: the stranger's wrong code counts again.
+	f.clock.Advance(400 * 24 * time.Hour)
+	fs, err := f.store.ChipFailures(f.ctx, m.Serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range fs {
+		if x.LockedAt(f.clock.Now()) {
+			t.Errorf("400 days later: %s is locked out until %v", x.PersonID, x.LockedUntil)
+		}
+	}
+	cm := f.begin("stranger", vc).through("hello")
+	if e := cm.c.post("/api/v1/chip/code", api.CodeRequest{Code: wrongCode(t, f, m.Seed)}).expectError(t, http.StatusUnprocessableEntity, "code_wrong"); e.TriesLeft == nil || *e.TriesLeft != activation.BlockAfter-1 {
+		t.Errorf("400 days later: expected the stranger's wrong code counted, %d tries left; got %v", activation.BlockAfter-1, e.TriesLeft)
+	}
+}
+
 // TestChipAttempts: at most ChipAttempts codes per chip are checked in its attempt
-// window, whatever sessions send them; the next ones, right or wrong, are refused
-// with too_many_codes, count toward nothing and say when to try again.
+// window, whatever sessions and persons send them; the next ones, right or wrong, are
+// refused with too_many_codes, count toward nothing and say when to try again.
 func TestChipAttempts(t *testing.T) {
 	f := newFixture(t, generous)
 	m := f.chips[0]
@@ -206,7 +312,7 @@ func TestChipAttempts(t *testing.T) {
 			cm.c.post("/api/v1/chip/code", api.CodeRequest{Code: wrongCode(t, f, m.Seed)})
 		}
 	}
-	f.begin("holder", vc).through("code") // the tenth attempt: right, so nothing is locked
+	f.begin("holder", vc).through("code") // the tenth attempt: right
 
 	end := t0.Add(activation.ChipAttemptWindow)
 	f.clock.Advance(end.Sub(f.clock.Now()) - time.Second)
@@ -220,8 +326,8 @@ func TestChipAttempts(t *testing.T) {
 
 	f.clock.Advance(time.Second)
 	e := cm.c.post("/api/v1/chip/code", api.CodeRequest{Code: wrongCode(t, f, m.Seed)}).expectError(t, http.StatusUnprocessableEntity, "code_wrong")
-	if c := f.chipRow(m.Serial); c.FailedCodes != 1 || c.Attempts != 1 || e.RetryAfter != nil {
-		t.Errorf("next window: expected 1 wrong code in 1 attempt and no retry_after, got %d in %d and %v", c.FailedCodes, c.Attempts, e.RetryAfter)
+	if c, got := f.chipRow(m.Serial), f.failure(m.Serial, "guesser-late"); got.FailedCodes != 1 || c.Attempts != 1 || e.RetryAfter != nil {
+		t.Errorf("next window: expected 1 wrong code in 1 attempt and no retry_after, got %d in %d and %v", got.FailedCodes, c.Attempts, e.RetryAfter)
 	}
 }
 
@@ -276,7 +382,7 @@ func TestServerClockAhead(t *testing.T) {
 			f.clock.Advance(registry.Period) // a fresh code each time
 			res := cm.c.post("/api/v1/chip/code", api.CodeRequest{Code: cm.readCode()})
 			if e := errorOf(t, res); e.Code == "chip_locked" {
-				until = f.chipRow(m.Serial).LockedUntil
+				until = f.failure(m.Serial, "holder").LockedUntil
 				break
 			} else if e.Code != "code_wrong" && e.Code != "activation_blocked" {
 				t.Fatalf("right code under a clock 2 minutes ahead: expected code_wrong, got %s", e.Code)

@@ -586,7 +586,8 @@ func rows(t testing.TB, lines []string) map[string]map[string]string {
 }
 
 // changes names, per table and row key, the columns that must have changed and their
-// new values.
+// new values; a key not there before names a row that must have been added, with at
+// least those values.
 type changes map[string]map[string]map[string]string
 
 // assertChanged fails t unless after differs from before in exactly the given
@@ -603,9 +604,18 @@ func assertChanged(t testing.TB, before, after map[string][]string, want changes
 			continue
 		}
 		b, a := rows(t, lines), rows(t, after[table])
-		for key := range a {
-			if _, ok := b[key]; !ok {
+		for key, got := range a {
+			if _, ok := b[key]; ok {
+				continue
+			}
+			added, ok := want[table][key]
+			if !ok {
 				t.Errorf("%s: row %s added", table, key)
+			}
+			for col, v := range added {
+				if got[col] != v {
+					t.Errorf("%s %s (added): column %s expected %q, got %q", table, key, col, v, got[col])
+				}
 			}
 		}
 		for key, old := range b {
@@ -624,8 +634,8 @@ func assertChanged(t testing.TB, before, after map[string][]string, want changes
 			}
 		}
 		for key := range want[table] {
-			if _, ok := b[key]; !ok {
-				t.Errorf("%s: expected a change to row %s, which does not exist", table, key)
+			if _, ok := a[key]; !ok {
+				t.Errorf("%s: expected row %s, which does not exist", table, key)
 			}
 		}
 	}

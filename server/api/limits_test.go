@@ -82,9 +82,9 @@ type overtaken struct {
 	store.Store
 }
 
-func (o overtaken) RejectCode(ctx context.Context, s store.Session, lim store.CodeLimits, at time.Time, audit ...store.AuditEntry) (store.Session, store.Chip, error) {
+func (o overtaken) RejectCode(ctx context.Context, s store.Session, lim store.CodeLimits, at time.Time, audit ...store.AuditEntry) (store.Session, store.ChipFailure, error) {
 	if _, _, err := o.Store.RejectCode(ctx, s, lim, at, audit...); err != nil {
-		return store.Session{}, store.Chip{}, err
+		return store.Session{}, store.ChipFailure{}, err
 	}
 	return o.Store.RejectCode(ctx, s, lim, at, audit...)
 }

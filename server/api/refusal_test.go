@@ -291,8 +291,15 @@ func TestWrongCodes(t *testing.T) {
 		chip := rows(t, before["chips"])[m.Serial]
 		want := changes{
 			"activation_sessions": {id: {"wrong_codes": plus1(t, session["wrong_codes"]), "version": plus1(t, session["version"]), "updated_at": nanos(f.clock.Now())}},
-			"chips":               {m.Serial: {"failed_codes": plus1(t, chip["failed_codes"]), "attempts": plus1(t, chip["attempts"])}},
+			"chips":               {m.Serial: {"attempts": plus1(t, chip["attempts"])}},
 		}
+		// The person's row of wrong codes on the chip (keyed by serial here: theirs is
+		// the only one), added by the first.
+		failures := map[string]string{"person_id": "person-a", "failed_codes": "1", "lock_count": "0", "locked_until": "NULL"}
+		if i > 1 {
+			failures = map[string]string{"failed_codes": plus1(t, rows(t, before["chip_failures"])[m.Serial]["failed_codes"])}
+		}
+		want["chip_failures"] = map[string]map[string]string{m.Serial: failures}
 		if i == 1 { // the chip's attempt window begins
 			want["chips"][m.Serial]["attempts_since"] = nanos(f.clock.Now())
 		}
@@ -324,8 +331,8 @@ func TestRightCodeResetsCounts(t *testing.T) {
 	if cm.state.TriesLeft != activation.BlockAfter {
 		t.Errorf("expected %d tries left after a right code, got %d", activation.BlockAfter, cm.state.TriesLeft)
 	}
-	if c, err := f.store.Chip(f.ctx, m.Serial); err != nil || c.FailedCodes != 0 {
-		t.Errorf("expected the chip's failure count reset, got %d (%v)", c.FailedCodes, err)
+	if fs, err := f.store.ChipFailures(f.ctx, m.Serial); err != nil || len(fs) != 0 {
+		t.Errorf("expected the person's wrong codes on the chip forgotten, got %+v (%v)", fs, err)
 	}
 }
 

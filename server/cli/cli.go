@@ -35,8 +35,10 @@ Usage:
                                        backend's key (dev and tests; in production that
                                        key lives with the app's backend)
   mitid-chip chips import FILE         import a manufacturer's delivery file
-  mitid-chip chips show SERIAL         a chip's status, person, wrong codes and lock
-  mitid-chip chips unlock SERIAL       lift a chip's lock and forget its wrong codes
+  mitid-chip chips show SERIAL         a chip's status, person, attempts, and each
+                                       person's wrong codes and lock on it
+  mitid-chip chips unlock SERIAL       lift every person's lock on a chip and forget
+                                       their wrong codes and its attempts
   mitid-chip chips revoke SERIAL       revoke a chip for good (lost, stolen, faulty)
                                        show, unlock and revoke are audited
   mitid-chip assets -out DIR SRC...    build the page: hashed names, .br and .gz

@@ -139,8 +139,10 @@ func TestChipsOperator(t *testing.T) {
 	if err := Run([]string{"chips", "import", file}, &out, getenv, nil); err != nil {
 		t.Fatalf("import: %v", err)
 	}
-	serial := minted[0].Serial
-	lockedUntil := bindAndLock(t, filepath.Join(dir, "activation.db"), serial, "p-1")
+	serial, free := minted[0].Serial, minted[1].Serial
+	db := filepath.Join(dir, "activation.db")
+	lockedUntil := bindAndLock(t, db, serial, "p-1")
+	strangerUntil := lockStranger(t, db, free)
 
 	run := func(args ...string) string {
 		t.Helper()
@@ -160,10 +162,21 @@ func TestChipsOperator(t *testing.T) {
 	}
 	until := lockedUntil.UTC().Format(time.RFC3339)
 	expect("show a locked chip", run("chips", "show", serial), "chip       "+serial, "status     bound", "person     p-1 (bound ",
-		"failures   1 wrong code in a row (the chip locks at 10)", "lock       until "+until+" (in ",
-		"locks      1 since the last right code; the next lasts 30m0s", "last code  step 100, 1970-01-01T00:50:00Z", "attempts   2 since ")
-	expect("unlock", run("chips", "unlock", serial), "chip "+serial+" unlocked (it was locked until "+until+")")
-	expect("show after unlock", run("chips", "show", serial), "failures   0 wrong codes", "lock       not locked", "locks      0 since", "attempts   none in the current window")
+		"last code  step 100, 1970-01-01T00:50:00Z", "attempts   2 since ",
+		"failures   1 person (10 wrong codes in a row lock that person alone out of the chip)\n",
+		"  p-1: 1 wrong code in a row; locked until "+until+" (in ", "; 1 lock since their last right code, the next lasts 30m0s\n")
+	expect("show a chip a stranger is locked out of", run("chips", "show", free), "status     available", "person     none",
+		"last code  none accepted", "failures   2 persons",
+		"  p-2: 2 wrong codes in a row; locked until "+strangerUntil.UTC().Format(time.RFC3339)+" (in ",
+		"  p-3: 1 wrong code in a row; not locked; 0 locks since their last right code, the next lasts 15m0s\n")
+	expect("unlock", run("chips", "unlock", serial), "chip "+serial+" unlocked (locked out: p-1 until "+until+"); the wrong codes and locks of 1 person and its attempt window are forgotten")
+	shown := run("chips", "show", serial)
+	expect("show after unlock", shown, "failures   0 persons", "attempts   none in the current window")
+	if strings.Contains(shown, "p-1:") {
+		t.Errorf("show after unlock: expected no person listed, got\n%s", shown)
+	}
+	expect("unlock a chip a stranger is locked out of", run("chips", "unlock", free), "(locked out: p-2 until ", "of 2 persons")
+	expect("unlock a chip no one is locked out of", run("chips", "unlock", free), "(no one was locked out); the wrong codes and locks of 0 persons")
 	expect("revoke", run("chips", "revoke", serial), "chip "+serial+" revoked (it was bound)")
 	expect("show after revoke", run("chips", "show", serial), "status     revoked", "person     p-1")
 
@@ -189,32 +202,33 @@ func TestChipsOperator(t *testing.T) {
 			got = append(got, line[strings.Index(line, "person_id="):])
 		}
 	}
-	detail := `detail="{\"by\":\"operator\",\"serial\":\"` + serial + `\"}"`
+	detail := func(serial string) string { return `detail="{\"by\":\"operator\",\"serial\":\"` + serial + `\"}"` }
 	want := []string{
-		`person_id="p-1" event="operator_chip_shown" ` + detail,
-		`person_id="p-1" event="operator_chip_unlocked" ` + detail,
-		`person_id="p-1" event="operator_chip_shown" ` + detail,
-		`person_id="p-1" event="operator_chip_revoked" ` + detail,
-		`person_id="p-1" event="operator_chip_shown" ` + detail,
+		`person_id="p-1" event="operator_chip_shown" ` + detail(serial),
+		`person_id="" event="operator_chip_shown" ` + detail(free),
+		`person_id="p-1" event="operator_chip_unlocked" ` + detail(serial),
+		`person_id="p-1" event="operator_chip_shown" ` + detail(serial),
+		`person_id="" event="operator_chip_unlocked" ` + detail(free),
+		`person_id="" event="operator_chip_unlocked" ` + detail(free),
+		`person_id="p-1" event="operator_chip_revoked" ` + detail(serial),
+		`person_id="p-1" event="operator_chip_shown" ` + detail(serial),
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("operator audit entries:\nexpected %q\ngot      %q", want, got)
 	}
 }
 
-// bindAndLock binds serial to person through the store, as an activation would, then
-// has the person send a wrong code that locks the chip for an hour from now.
-func bindAndLock(t *testing.T, path, serial, person string) time.Time {
+// presenter opens the store at path, for the caller to close, with a function that
+// starts an activation of person with serial presented, as the ceremony would.
+func presenter(t *testing.T, path string, now time.Time) (st *store.SQLite, present func(token, person, serial string) store.Session) {
 	t.Helper()
 	st, err := store.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
 	ctx := context.Background()
-	now := time.Now()
-	lim := store.CodeLimits{BlockAfter: 3, LockAfter: 1, FirstLock: time.Hour, MaxLock: 2 * time.Hour, Attempts: 10, AttemptWindow: time.Hour}
-	present := func(token string) store.Session {
+	return st, func(token, person, serial string) store.Session {
+		t.Helper()
 		cookie := sha256.Sum256([]byte(token))
 		s, err := st.RedeemHandoff(ctx, store.Handoff{TokenID: token, PersonID: person, UsedAt: now, ExpiresAt: now.Add(time.Minute)},
 			store.Session{ID: "act-" + token, CookieHash: cookie[:], CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
@@ -231,16 +245,52 @@ func bindAndLock(t *testing.T, path, serial, person string) time.Time {
 		}
 		return s
 	}
-	s, err := st.AcceptCode(ctx, present("tok-1"), 100, 100, lim, now)
+}
+
+// bindAndLock binds serial to person through the store, as an activation would, then
+// has the person send a wrong code that locks them out of the chip for an hour from
+// now.
+func bindAndLock(t *testing.T, path, serial, person string) time.Time {
+	t.Helper()
+	ctx, now := context.Background(), time.Now()
+	st, present := presenter(t, path, now)
+	defer st.Close()
+	lim := store.CodeLimits{BlockAfter: 3, LockAfter: 1, FirstLock: time.Hour, MaxLock: 2 * time.Hour, Attempts: 10, AttemptWindow: time.Hour}
+	s, err := st.AcceptCode(ctx, present("tok-1", person, serial), 100, 100, lim, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Complete(ctx, s, now); err != nil {
 		t.Fatal(err)
 	}
-	_, c, err := st.RejectCode(ctx, present("tok-2"), lim, now)
-	if err != nil || !c.LockedAt(now) {
-		t.Fatalf("lock %s: expected it locked, got %+v (%v)", serial, c, err)
+	_, f, err := st.RejectCode(ctx, present("tok-2", person, serial), lim, now)
+	if err != nil || !f.LockedAt(now) {
+		t.Fatalf("lock %s out of %s: expected it locked, got %+v (%v)", person, serial, f, err)
 	}
-	return c.LockedUntil
+	return f.LockedUntil
+}
+
+// lockStranger has p-2 lock themselves out of serial (not bound) with two wrong codes,
+// and p-3 send one, and returns when p-2's lock lifts.
+func lockStranger(t *testing.T, path, serial string) time.Time {
+	t.Helper()
+	ctx, now := context.Background(), time.Now()
+	st, present := presenter(t, path, now)
+	defer st.Close()
+	lim := store.CodeLimits{BlockAfter: 3, LockAfter: 2, FirstLock: time.Hour, MaxLock: 2 * time.Hour, Attempts: 10, AttemptWindow: time.Hour}
+	s := present("tok-3", "p-2", serial)
+	var f store.ChipFailure
+	for range 2 {
+		var err error
+		if s, f, err = st.RejectCode(ctx, s, lim, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !f.LockedAt(now) {
+		t.Fatalf("lock p-2 out of %s: expected it locked, got %+v", serial, f)
+	}
+	if _, _, err := st.RejectCode(ctx, present("tok-4", "p-3", serial), lim, now); err != nil {
+		t.Fatal(err)
+	}
+	return f.LockedUntil
 }

@@ -9,14 +9,13 @@ import (
 	"time"
 )
 
-const chipCols = `serial, seed_sealed, cert_der, status, person_id, bound_at, last_step, failed_codes, imported_at,
-	locked_until, lock_count, attempts, attempts_since`
+const chipCols = `serial, seed_sealed, cert_der, status, person_id, bound_at, last_step, imported_at,
+	attempts, attempts_since`
 
 func scanChip(row *sql.Row) (Chip, error) {
 	var c Chip
 	err := row.Scan(&c.Serial, &c.SealedSeed, &c.CertDER, &c.Status, textCol{&c.PersonID},
-		timeCol{&c.BoundAt}, &c.LastStep, &c.FailedCodes, timeCol{&c.ImportedAt},
-		timeCol{&c.LockedUntil}, &c.Locks, &c.Attempts, timeCol{&c.AttemptsSince})
+		timeCol{&c.BoundAt}, &c.LastStep, timeCol{&c.ImportedAt}, &c.Attempts, timeCol{&c.AttemptsSince})
 	return c, err
 }
 

@@ -235,7 +235,7 @@ func (st *SQLite) AcceptCode(ctx context.Context, s Session, step, maxStep int64
 	}
 	var out Session
 	err := st.inTx(ctx, "accept", "code for session "+s.ID, func(tx *sql.Tx) error {
-		c, err := st.admit(ctx, tx, s, lim, at)
+		c, f, err := st.admit(ctx, tx, s, lim, at)
 		if err != nil {
 			return err
 		}
@@ -251,8 +251,15 @@ func (st *SQLite) AcceptCode(ctx context.Context, s Session, step, maxStep int64
 		if step <= c.LastStep && c.LastStep <= maxStep {
 			return fmt.Errorf("chip %s, step %d: %w", c.Serial, step, ErrStepUsed)
 		}
-		c.LastStep, c.FailedCodes, c.LockedUntil, c.Locks = step, 0, time.Time{}, 0
+		c.LastStep = step
 		if err := writeChipCounts(ctx, tx, c); err != nil {
+			return err
+		}
+		if err := st.hit("code/counts"); err != nil {
+			return err
+		}
+		// The person's right code forgets their wrong codes and locks, not others'.
+		if err := writeFailure(ctx, tx, ChipFailure{Serial: f.Serial, PersonID: f.PersonID}); err != nil {
 			return err
 		}
 		return writeAudit(ctx, tx, audit)
@@ -260,16 +267,18 @@ func (st *SQLite) AcceptCode(ctx context.Context, s Session, step, maxStep int64
 	return out, err
 }
 
-// RejectCode records a wrong one-time code on the session and the chip.
-func (st *SQLite) RejectCode(ctx context.Context, s Session, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, Chip, error) {
+// RejectCode records a wrong one-time code on the session and on its person's
+// failures with the chip.
+func (st *SQLite) RejectCode(ctx context.Context, s Session, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, ChipFailure, error) {
 	if err := lim.Validate(); err != nil {
-		return Session{}, Chip{}, fmt.Errorf("store: reject code for session %s: %w", s.ID, err)
+		return Session{}, ChipFailure{}, fmt.Errorf("store: reject code for session %s: %w", s.ID, err)
 	}
 	var out Session
-	var c Chip
+	var f ChipFailure
 	err := st.inTx(ctx, "reject", "code for session "+s.ID, func(tx *sql.Tx) error {
+		var c Chip
 		var err error
-		if c, err = st.admit(ctx, tx, s, lim, at); err != nil {
+		if c, f, err = st.admit(ctx, tx, s, lim, at); err != nil {
 			return err
 		}
 		out, err = casSession(ctx, tx, s, `wrong_codes = wrong_codes + 1,
@@ -278,37 +287,48 @@ func (st *SQLite) RejectCode(ctx context.Context, s Session, lim CodeLimits, at 
 		if err != nil {
 			return err
 		}
-		var locked bool
-		c, locked = lim.fail(c, at)
 		if err := writeChipCounts(ctx, tx, c); err != nil {
 			return err
 		}
+		if err := st.hit("code/counts"); err != nil {
+			return err
+		}
+		var locked bool
+		f, locked = lim.fail(f, at)
+		if err := writeFailure(ctx, tx, f); err != nil {
+			return err
+		}
 		if locked {
-			audit = append(audit, lockAudit(out, c, at))
+			audit = append(audit, lockAudit(out, f, at))
 		}
 		return writeAudit(ctx, tx, audit)
 	})
 	if err != nil {
-		return Session{}, Chip{}, err
+		return Session{}, ChipFailure{}, err
 	}
-	return out, c, nil
+	return out, f, nil
 }
 
-// admit holds the chip of the session as the caller read it and admits the attempt
-// (CodeLimits.admit). The session's row is checked by the caller's casSession in the
-// same transaction, so its chip and person are those of the row.
-func (st *SQLite) admit(ctx context.Context, tx *sql.Tx, s Session, lim CodeLimits, at time.Time) (Chip, error) {
+// admit holds the chip of the session as the caller read it, reads its person's
+// failures with it and admits the attempt (CodeLimits.admit). The session's row is
+// checked by the caller's casSession in the same transaction, so its chip and person
+// are those of the row.
+func (st *SQLite) admit(ctx context.Context, tx *sql.Tx, s Session, lim CodeLimits, at time.Time) (Chip, ChipFailure, error) {
 	if s.ChipSerial == "" {
-		return Chip{}, fmt.Errorf("session has no chip: %w", ErrConflict)
+		return Chip{}, ChipFailure{}, fmt.Errorf("session has no chip: %w", ErrConflict)
 	}
 	c, err := holdChip(ctx, tx, s.ChipSerial)
 	if err != nil {
-		return Chip{}, err
+		return Chip{}, ChipFailure{}, err
 	}
 	if err := st.hit("code/chip"); err != nil {
-		return Chip{}, err
+		return Chip{}, ChipFailure{}, err
 	}
-	return lim.admit(c, s.PersonID, at)
+	f, err := heldFailure(ctx, tx, c.Serial, s.PersonID)
+	if err != nil {
+		return Chip{}, ChipFailure{}, err
+	}
+	return lim.admit(c, f, at)
 }
 
 // Complete binds the session's chip to its person and finishes the session.
@@ -354,6 +374,15 @@ func (st *SQLite) Complete(ctx context.Context, s Session, at time.Time, audit .
 			return fmt.Errorf("chip %s: %w", out.ChipSerial, ErrChipTaken)
 		}
 		if err := st.hit("complete/bind"); err != nil {
+			return err
+		}
+		// Bound, the chip takes codes from its holder alone (admit), and theirs were
+		// forgotten with their right code: the others' failures count for nothing.
+		// The bind above holds the chip's row.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM chip_failures WHERE serial = ?`, out.ChipSerial); err != nil {
+			return fmt.Errorf("failures on chip %s: %w", out.ChipSerial, err)
+		}
+		if err := st.hit("complete/failures"); err != nil {
 			return err
 		}
 		return writeAudit(ctx, tx, audit)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,24 +139,31 @@ func rawDB(t *testing.T, path string) *sql.DB {
 	return db
 }
 
-// TestUpgradeLiftsOldLocks: a chip that the old rule locked for ever (ten wrong codes
-// in a row, no expiry) is unlocked by the upgrade, with its next lock the second.
-func TestUpgradeLiftsOldLocks(t *testing.T) {
+// TestUpgradeDropsChipWideLocks: a chip locked chip-wide by an earlier version (for
+// ever, by the first; until a time, by the fourth) is locked for no one after the
+// upgrade to per-person counts, and the chip-wide counts are gone from the schema.
+func TestUpgradeDropsChipWideLocks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "activation.db")
-	first, err := os.ReadFile(filepath.Join("migrations", "0001_init.sql"))
-	if err != nil {
+	db := rawDB(t, path)
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	db := rawDB(t, path)
-	for _, q := range []string{
-		string(first),
-		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`,
-		`INSERT INTO schema_migrations VALUES (1, '0001_init.sql')`,
-		`INSERT INTO chips (serial, seed_sealed, cert_der, imported_at, failed_codes) VALUES ('OLD-LOCKED', x'01', x'02', 1, 40), ('OLD-FINE', x'01', x'02', 1, 3)`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("make a first-version database: %v", err)
+	for i, name := range []string{"0001_init.sql", "0002_readiness.sql", "0003_limits.sql", "0004_chip_lock.sql"} {
+		body, err := os.ReadFile(filepath.Join("migrations", name))
+		if err != nil {
+			t.Fatal(err)
 		}
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatalf("migration %s: %v", name, err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, ?)`, i+1, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if _, err := db.Exec(`INSERT INTO chips (serial, seed_sealed, cert_der, imported_at, failed_codes, lock_count, locked_until)
+		VALUES ('LOCKED', x'01', x'02', 1, 10, 3, ?)`, at.Add(24*time.Hour).UnixNano()); err != nil {
+		t.Fatalf("a fourth-version database with a locked chip: %v", err)
 	}
 	db.Close()
 
@@ -165,13 +173,31 @@ func TestUpgradeLiftsOldLocks(t *testing.T) {
 	}
 	defer st.Close()
 	ctx := context.Background()
-	for _, c := range []struct {
-		serial        string
-		failed, locks int
-	}{{"OLD-LOCKED", 0, 1}, {"OLD-FINE", 3, 0}} {
-		got, err := st.Chip(ctx, c.serial)
-		if err != nil || got.FailedCodes != c.failed || got.Locks != c.locks || !got.LockedUntil.IsZero() {
-			t.Errorf("chip %s: expected %d wrong codes, %d locks, no lock; got %+v (%v)", c.serial, c.failed, c.locks, got, err)
-		}
+	if fs, err := st.ChipFailures(ctx, "LOCKED"); err != nil || len(fs) != 0 {
+		t.Errorf("expected no failures on the chip, got %+v (%v)", fs, err)
+	}
+	if rows := storetest.Snapshot(t, st)["chips"]; len(rows) != 1 || strings.Contains(rows[0], "failed_codes=") ||
+		strings.Contains(rows[0], "lock_count=") || strings.Contains(rows[0], "locked_until=") {
+		t.Errorf("expected the chip-wide counts gone from the chips table, got %q", rows)
+	}
+
+	// Anyone's code is taken while the old lock would still hold.
+	cookie := []byte("cookie-hash-0123456789abcdef0123")
+	s, err := st.RedeemHandoff(ctx, store.Handoff{TokenID: "tok", PersonID: "p1", UsedAt: at, ExpiresAt: at.Add(time.Minute)},
+		store.Session{ID: "act", CookieHash: cookie, CreatedAt: at, ExpiresAt: at.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.State, s.PasswordVerifier = store.StatePasswordSet, []byte("verifier")
+	if s, err = st.UpdateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	s.State, s.ChipSerial, s.ChipPublicKey, s.Nonce = store.StateChipPresented, "LOCKED", []byte("pub"), []byte("nonce")
+	if s, err = st.UpdateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	lim := store.CodeLimits{BlockAfter: 3, LockAfter: 10, FirstLock: 15 * time.Minute, MaxLock: 24 * time.Hour, Attempts: 10, AttemptWindow: 10 * time.Minute}
+	if _, err := st.AcceptCode(ctx, s, 100, 100, lim, at); err != nil {
+		t.Errorf("a right code with the chip once locked chip-wide: expected it accepted, got %v", err)
 	}
 }

@@ -31,8 +31,9 @@ var (
 	ErrStepUsed = errors.New("one-time code time-step already used")
 	// ErrImportConflict: a serial in an import is registered with another certificate.
 	ErrImportConflict = errors.New("chip serial registered with another certificate")
-	// ErrChipLocked: the chip takes no code attempts until a time (see RetryError).
-	ErrChipLocked = errors.New("chip locked after wrong one-time codes")
+	// ErrChipLocked: the chip takes no code attempts from the person until a time,
+	// after wrong codes of their own (see RetryError).
+	ErrChipLocked = errors.New("chip locked for the person after their wrong one-time codes")
 	// ErrTooManyAttempts: the chip's code attempts in this window are used up (see
 	// RetryError).
 	ErrTooManyAttempts = errors.New("too many one-time code attempts with the chip")
@@ -109,29 +110,40 @@ type Person struct {
 
 // Chip is one registered chip.
 type Chip struct {
-	Serial      string
-	SealedSeed  []byte // TOTP seed, encrypted by the caller before import
-	CertDER     []byte // attestation certificate
-	Status      ChipStatus
-	PersonID    string    // the person bound now or last; empty if never bound
-	BoundAt     time.Time // zero if never bound
-	LastStep    int64     // last accepted TOTP time-step; 0 if none
-	FailedCodes int       // wrong codes in a row, across sessions, since a lock lifted
-	ImportedAt  time.Time
-	// LockedUntil is when the chip's current or last lock lifts; zero if it has
-	// never been locked since a right code. A lock is in force only before it.
-	LockedUntil time.Time
-	// Locks counts the locks since the last right code (or operator unlock); each
-	// one lasts twice the one before, up to a cap (ChipLimits).
-	Locks int
-	// Attempts is how many codes were checked in the attempt window that began at
-	// AttemptsSince (zero if none).
+	Serial     string
+	SealedSeed []byte // TOTP seed, encrypted by the caller before import
+	CertDER    []byte // attestation certificate
+	Status     ChipStatus
+	PersonID   string    // the person bound now or last; empty if never bound
+	BoundAt    time.Time // zero if never bound
+	LastStep   int64     // last accepted TOTP time-step; 0 if none
+	ImportedAt time.Time
+	// Attempts is how many codes, from anyone, were checked in the attempt window
+	// that began at AttemptsSince (zero if none).
 	Attempts      int
 	AttemptsSince time.Time
 }
 
-// LockedAt reports whether the chip refuses code attempts at t because of its lock.
-func (c Chip) LockedAt(t time.Time) bool { return t.Before(c.LockedUntil) }
+// ChipFailure is one person's wrong codes and locks on one chip: a person's wrong
+// codes lock the chip for that person alone (ChipFailures). A person without one has
+// no wrong codes in a row on the chip and no lock.
+type ChipFailure struct {
+	Serial   string
+	PersonID string
+	// FailedCodes is the person's wrong codes in a row on the chip, across their
+	// sessions, since their last lock lifted.
+	FailedCodes int
+	// Locks counts the person's locks on the chip since their last right code (or an
+	// operator's unlock); each one lasts twice the one before, up to a cap
+	// (CodeLimits).
+	Locks int
+	// LockedUntil is when the person's current or last lock lifts; zero if they have
+	// not been locked since a right code. A lock is in force only before it.
+	LockedUntil time.Time
+}
+
+// LockedAt reports whether the person may not enter codes with the chip at t.
+func (f ChipFailure) LockedAt(t time.Time) bool { return t.Before(f.LockedUntil) }
 
 // ChipImport is one record of a manufacturer's delivery file.
 type ChipImport struct {
@@ -251,29 +263,32 @@ type Store interface {
 	// AcceptCode and RejectCode record a checked one-time code for a session in
 	// StateChipPresented. Each first admits the attempt, in the same transaction that
 	// records it, holding the chip's row until commit: a chip bound to another person
-	// than the session's is ErrChipTaken; a chip locked at `at` is a *RetryError
-	// with ErrChipLocked; a chip whose attempts in the current window reached
-	// lim.Attempts is a *RetryError with ErrTooManyAttempts. A refused attempt
-	// changes nothing. An admitted one counts in the chip's attempt window; a lock
-	// that lifted before `at` is cleared first (its wrong codes forgotten, Locks
-	// kept).
+	// than the session's is ErrChipTaken; a chip the session's person is locked out
+	// of at `at` (their ChipFailure) is a *RetryError with ErrChipLocked; a chip
+	// whose attempts in the current window, from anyone, reached lim.Attempts is a
+	// *RetryError with ErrTooManyAttempts. A refused attempt changes nothing. An
+	// admitted one counts in the chip's attempt window; the person's lock that lifted
+	// before `at` is cleared first (their wrong codes forgotten, their Locks kept).
+	// Wrong codes and locks of other persons on the chip play no part.
 	//
 	// AcceptCode records a right code at time-step step, which must not be beyond
 	// maxStep (the newest step the caller's clock allows). ErrStepUsed unless step is
 	// after the chip's LastStep, or LastStep itself is beyond maxStep (recorded under
 	// a clock that was ahead; it no longer holds back codes once the clock is right).
-	// Then LastStep = step, the chip's wrong codes, lock and Locks and the session's
+	// Then LastStep = step, the person's ChipFailure on the chip and the session's
 	// WrongCodes are reset, and the session moves to StateCodeVerified.
 	AcceptCode(ctx context.Context, s Session, step, maxStep int64, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, error)
 	// RejectCode records a wrong code: it counts on the session, blocking it at
-	// lim.BlockAfter, and on the chip, locking it at lim.LockAfter wrong codes in a
-	// row for lim.LockFor(Locks). A lock adds a "chip_locked" audit entry for the
-	// session. It returns the session and the chip as written.
-	RejectCode(ctx context.Context, s Session, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, Chip, error)
+	// lim.BlockAfter, and on the person's ChipFailure for the chip, locking the
+	// person out of it at lim.LockAfter wrong codes in a row for lim.LockFor(Locks).
+	// A lock adds a "chip_locked" audit entry for the session. It returns the
+	// session and the person's ChipFailure as written.
+	RejectCode(ctx context.Context, s Session, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, ChipFailure, error)
 	// Complete finishes a session in StateCodeVerified: the person gets the session's
 	// password verifier and KDF, the chip they had is retired, the session's chip is
 	// bound to them (ErrChipTaken unless it is available or already theirs), and the
-	// session becomes StateCompleted.
+	// session becomes StateCompleted. The chip's ChipFailures go: a bound chip takes
+	// codes from its holder alone, whose own were reset by their right code.
 	Complete(ctx context.Context, s Session, at time.Time, audit ...AuditEntry) (Session, error)
 
 	Person(ctx context.Context, id string) (Person, error)
@@ -286,9 +301,13 @@ type Store interface {
 	ImportChips(ctx context.Context, chips []ChipImport, at time.Time) (added int, err error)
 	// RevokeChip marks a chip revoked for good, keeping its person for history.
 	RevokeChip(ctx context.Context, serial string, audit ...AuditEntry) error
-	// UnlockChip lifts a chip's lock and forgets its wrong codes, its Locks and its
-	// attempt window (an operator's act). ErrNotFound for an unknown serial.
+	// UnlockChip forgets every person's wrong codes, locks and Locks on the chip and
+	// its attempt window (an operator's act). ErrNotFound for an unknown serial.
 	UnlockChip(ctx context.Context, serial string, audit ...AuditEntry) error
+	// ChipFailures lists the persons with wrong codes in a row or locks on the chip
+	// (a lock in force or lifted, Locks above 0), by person id; none for an unknown
+	// serial.
+	ChipFailures(ctx context.Context, serial string) ([]ChipFailure, error)
 	// Audit appends entries that belong to no other change (an operator looking at
 	// a chip).
 	Audit(ctx context.Context, audit ...AuditEntry) error

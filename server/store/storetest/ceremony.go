@@ -23,8 +23,8 @@ func testCodes(t *testing.T, open Opener) {
 			t.Fatalf("after wrong code %d: expected %d wrong codes in %s, got %d in %s", i, i, store.StateChipPresented, s.WrongCodes, s.State)
 		}
 	}
-	if got := e.chip("C1").FailedCodes; got != 2 {
-		t.Errorf("chip failed codes: expected 2, got %d", got)
+	if got := e.failure("C1", "p1").FailedCodes; got != 2 {
+		t.Errorf("p1's wrong codes on C1: expected 2, got %d", got)
 	}
 
 	stale := s
@@ -36,8 +36,8 @@ func testCodes(t *testing.T, open Opener) {
 		t.Errorf("accepted session: expected code_verified, 0 wrong codes, updated at %v, version %d; got %s, %d, %v, %d",
 			t0.Add(time.Minute), stale.Version+1, s.State, s.WrongCodes, s.UpdatedAt, s.Version)
 	}
-	if c := e.chip("C1"); c.LastStep != 100 || c.FailedCodes != 0 {
-		t.Errorf("chip after accept: expected last step 100 and 0 failed codes, got %d and %d", c.LastStep, c.FailedCodes)
+	if c, fs := e.chip("C1"), e.failures("C1"); c.LastStep != 100 || len(fs) != 0 {
+		t.Errorf("chip after accept: expected last step 100 and no failures, got %d and %+v", c.LastStep, fs)
 	}
 
 	// A second activation with the same chip cannot reuse the step.
@@ -86,8 +86,8 @@ func testCodes(t *testing.T, open Opener) {
 	if toBlock.State != store.StateBlocked || toBlock.WrongCodes != 3 {
 		t.Errorf("after 3 wrong codes: expected blocked with 3, got %s with %d", toBlock.State, toBlock.WrongCodes)
 	}
-	if got := e.chip("C1").FailedCodes; got != 3 {
-		t.Errorf("chip failed codes: expected 3, got %d", got)
+	if got := e.failure("C1", "p3").FailedCodes; got != 3 {
+		t.Errorf("p3's wrong codes on C1: expected 3, got %d", got)
 	}
 	expectFailures(e, []failing{
 		{"accept on blocked session", func(e env) error { _, err := e.st.AcceptCode(e.ctx, toBlock, 200, farStep, limits, t0); return err }, store.ErrConflict},

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"mitidchip/server/store"
 )
 
 // trap is a failpoint that records the steps it sees and fails at one of them.
@@ -87,11 +89,20 @@ func testFailpoints(t *testing.T, open Opener) {
 		{"probe", func(e env) func() error {
 			return func() error { return e.st.Probe(e.ctx) }
 		}},
+		{"unlock", func(e env) func() error {
+			e.importChips("C1")
+			e.reject(e.present(e.redeem("tok-1", "p1"), "C1"), lockLimits, t0)
+			e.reject(e.present(e.redeem("tok-2", "p2"), "C1"), lockLimits, t0)
+			op := store.AuditEntry{At: t0, Event: "operator_chip_unlocked", Detail: `{"serial":"C1"}`}
+			return func() error { return e.st.UnlockChip(e.ctx, "C1", op) }
+		}},
 		{"complete", func(e env) func() error {
 			e.importChips("C1", "C2")
 			if _, err := e.st.Complete(e.ctx, e.verified("tok-1", "p1", "C1", 100), t0); err != nil {
 				e.t.Fatalf("first activation: %v", err)
 			}
+			// A stranger's wrong code on C2, whose count goes when p1 binds it.
+			e.reject(e.present(e.redeem("tok-3", "p3"), "C2"), limits, t0)
 			s := e.verified("tok-2", "p1", "C2", 100)
 			return func() error { _, err := e.st.Complete(e.ctx, s, t0, audit(s.ID, "activation_completed")); return err }
 		}},

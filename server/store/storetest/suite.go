@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Codes", func(t *testing.T) { testCodes(t, open) })
 	t.Run("ChipLockRace", func(t *testing.T) { testChipLockRace(t, open) })
 	t.Run("ChipLockLifts", func(t *testing.T) { testChipLockLifts(t, open) })
+	t.Run("ChipLockStranger", func(t *testing.T) { testChipLockStranger(t, open) })
 	t.Run("ChipAttempts", func(t *testing.T) { testChipAttempts(t, open) })
 	t.Run("ChipCodeRefusals", func(t *testing.T) { testChipCodeRefusals(t, open) })
 	t.Run("UnlockAndAudit", func(t *testing.T) { testUnlockAndAudit(t, open) })
