@@ -421,7 +421,7 @@ func (st *SQLite) DeleteExpired(ctx context.Context, now time.Time, batch int) (
 		return 0, fmt.Errorf("store: delete expired rows: batch %d is below 1", batch)
 	}
 	total := 0
-	for _, table := range []string{"activation_sessions", "used_handoffs"} {
+	for _, table := range []string{"activation_sessions", "used_handoffs", "handovers"} {
 		for {
 			if err := ctx.Err(); err != nil {
 				return total, fmt.Errorf("store: delete expired rows of %s: %w", table, err)

@@ -251,6 +251,7 @@ var dumpOrder = [][2]string{
 	{"chip_failures", "serial, person_id"},
 	{"activation_sessions", "id"},
 	{"used_handoffs", "token_id"},
+	{"handovers", "lookup_hash"},
 	{"audit_log", "id"},
 }
 

@@ -249,6 +249,12 @@ type Store interface {
 	// Otherwise it fails with ErrHandoffUsed and changes nothing; ErrNotFound if
 	// tokenID was never redeemed.
 	RedeemAgain(ctx context.Context, tokenID string, requestHash, cookieHash []byte, at time.Time, audit ...AuditEntry) (Session, error)
+	// CreateHandover and RedeemHandover move an activation at the password step to
+	// another device by a short one-time code (see handover.go for the contract).
+	CreateHandover(ctx context.Context, h Handover, audit ...AuditEntry) error
+	RedeemHandover(ctx context.Context, r HandoverRedemption) (Session, error)
+	// Handovers lists an activation's handovers, oldest first.
+	Handovers(ctx context.Context, activationID string) ([]Handover, error)
 	// Session and SessionByCookie return a session whatever its state or expiry;
 	// checking both is the caller's job.
 	Session(ctx context.Context, id string) (Session, error)
@@ -314,7 +320,7 @@ type Store interface {
 
 	// AuditEntries lists an activation's audit trail, oldest first.
 	AuditEntries(ctx context.Context, activationID string) ([]AuditEntry, error)
-	// DeleteExpired drops sessions and used handoffs whose expiry is before now, in
+	// DeleteExpired drops sessions, used handoffs and handovers whose expiry is before now, in
 	// transactions of at most batch rows each so that other writers are not held up,
 	// and says how many rows went (also when it fails part way, with the error). A
 	// handoff row outlives its token (Handoff.ExpiresAt), so a replay is still refused

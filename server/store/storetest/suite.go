@@ -45,6 +45,9 @@ func Run(t *testing.T, open Opener) {
 	t.Run("PersonLimitsRace", func(t *testing.T) { testPersonLimitsRace(t, open) })
 	t.Run("RedeemAgain", func(t *testing.T) { testRedeemAgain(t, open) })
 	t.Run("SweepBatches", func(t *testing.T) { testSweepBatches(t, open) })
+	t.Run("Handover", func(t *testing.T) { testHandover(t, open) })
+	t.Run("HandoverWrongCodes", func(t *testing.T) { testHandoverWrongCodes(t, open) })
+	t.Run("HandoverRace", func(t *testing.T) { testHandoverRace(t, open) })
 }
 
 // env is one store under test with the fixtures the cases build on.
