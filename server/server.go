@@ -215,6 +215,9 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 	mux.Handle("GET /readyz", observe.Readyz(st.Probe, now))
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("/", page)
+	// The page on the other device of a handover (docs/api.md): the same page, which
+	// takes the code from its fragment.
+	mux.Handle("GET "+api.ContinuePath, continuePage(page))
 	s := &Server{Store: st, Timeouts: DefaultTimeouts(), log: log, now: now}
 	if c.Dev != nil {
 		s.Link, err = c.Dev.Mount(ctx, DevMount{Config: c, Registry: reg, Mux: mux, Assets: page.Manifest(), Log: log, Now: now})
@@ -336,4 +339,13 @@ func HandoffKey(path string) (ed25519.PrivateKey, error) {
 		return nil, err
 	}
 	return handoff.ParsePrivateKeyPEM(b)
+}
+
+// continuePage serves the page at "/" for the handover's other device.
+func continuePage(page http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path, r2.URL.RawPath = "/", ""
+		page.ServeHTTP(w, r2)
+	})
 }

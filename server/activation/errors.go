@@ -33,6 +33,10 @@ const (
 	CodeCodeWrong         Code = "code_wrong"
 	CodeCodeUsed          Code = "code_used"
 	CodeSignatureInvalid  Code = "signature_invalid"
+	CodeHandoverWrong     Code = "handover_wrong"
+	CodeHandoverExpired   Code = "handover_expired"
+	CodeHandoverUsed      Code = "handover_used"
+	CodeHandoverVoid      Code = "handover_void"
 	CodeInternal          Code = "internal"
 )
 

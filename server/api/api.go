@@ -43,14 +43,18 @@ type Config struct {
 	// minute: requests to the API of any kind, handoff redemptions and code attempts.
 	// Zero means the default (120, 20, 20).
 	RequestsPerMinute, HandoffPerMinute, CodesPerMinute int
+	// HandoversPerMinute bounds tries to redeem a handover code per address (default
+	// 10); each handover also takes at most activation.HandoverMaxWrong wrong codes.
+	HandoversPerMinute int
 }
 
 // API serves the ceremony over HTTP.
 type API struct {
-	cfg      Config
-	requests *limiter
-	handoffs *limiter
-	codes    *limiter
+	cfg       Config
+	requests  *limiter
+	handoffs  *limiter
+	codes     *limiter
+	handovers *limiter
 }
 
 // New checks cfg and returns the API.
@@ -73,24 +77,30 @@ func New(cfg Config) (*API, error) {
 	if cfg.CodesPerMinute <= 0 {
 		cfg.CodesPerMinute = 20
 	}
+	if cfg.HandoversPerMinute <= 0 {
+		cfg.HandoversPerMinute = 10
+	}
 	return &API{
-		cfg:      cfg,
-		requests: newLimiter(cfg.RequestsPerMinute, time.Minute, cfg.Now),
-		handoffs: newLimiter(cfg.HandoffPerMinute, time.Minute, cfg.Now),
-		codes:    newLimiter(cfg.CodesPerMinute, time.Minute, cfg.Now),
+		cfg:       cfg,
+		requests:  newLimiter(cfg.RequestsPerMinute, time.Minute, cfg.Now),
+		handoffs:  newLimiter(cfg.HandoffPerMinute, time.Minute, cfg.Now),
+		codes:     newLimiter(cfg.CodesPerMinute, time.Minute, cfg.Now),
+		handovers: newLimiter(cfg.HandoversPerMinute, time.Minute, cfg.Now),
 	}, nil
 }
 
 // Register adds the API's routes to mux, each behind the per-address request limit.
 func (a *API) Register(mux *http.ServeMux) {
 	for pattern, h := range map[string]http.HandlerFunc{
-		"POST /api/v1/handoff":        a.redeem,
-		"GET /api/v1/activation":      a.state,
-		"GET /api/v1/password/params": a.passwordParams,
-		"POST /api/v1/password":       a.setPassword,
-		"POST /api/v1/chip/hello":     a.hello,
-		"POST /api/v1/chip/code":      a.code,
-		"POST /api/v1/chip/signature": a.signature,
+		"POST /api/v1/handoff":         a.redeem,
+		"GET /api/v1/activation":       a.state,
+		"GET /api/v1/password/params":  a.passwordParams,
+		"POST /api/v1/password":        a.setPassword,
+		"POST /api/v1/chip/hello":      a.hello,
+		"POST /api/v1/chip/code":       a.code,
+		"POST /api/v1/chip/signature":  a.signature,
+		"POST /api/v1/handover":        a.beginHandover,
+		"POST /api/v1/handover/redeem": a.redeemHandover,
 	} {
 		mux.HandleFunc(pattern, a.limited(h))
 	}

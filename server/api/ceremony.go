@@ -101,6 +101,10 @@ var status = map[activation.Code]int{
 	activation.CodeCodeFormat:        http.StatusBadRequest,
 	activation.CodeSignatureInvalid:  http.StatusBadRequest,
 	activation.CodeCodeWrong:         http.StatusUnprocessableEntity,
+	activation.CodeHandoverWrong:     http.StatusUnprocessableEntity,
+	activation.CodeHandoverExpired:   http.StatusGone,
+	activation.CodeHandoverUsed:      http.StatusConflict,
+	activation.CodeHandoverVoid:      http.StatusForbidden,
 	activation.CodeInternal:          http.StatusInternalServerError,
 }
 
@@ -190,11 +194,16 @@ func (a *API) redeem(w http.ResponseWriter, r *http.Request) {
 	if !started.Again {
 		a.cfg.Metrics.Started()
 	}
+	a.setCookie(w, started.Cookie)
+	a.answer(w, r, started.Session)
+}
+
+// setCookie gives the browser the session cookie.
+func (a *API) setCookie(w http.ResponseWriter, cookie string) {
 	http.SetCookie(w, &http.Cookie{
-		Name: CookieName(a.cfg.SecureCookie), Value: started.Cookie, Path: "/", MaxAge: int(a.cfg.Ceremony.SessionTTL().Seconds()),
+		Name: CookieName(a.cfg.SecureCookie), Value: cookie, Path: "/", MaxAge: int(a.cfg.Ceremony.SessionTTL().Seconds()),
 		Secure: a.cfg.SecureCookie, HttpOnly: true, SameSite: http.SameSiteStrictMode,
 	})
-	a.answer(w, r, started.Session)
 }
 
 func (a *API) state(w http.ResponseWriter, r *http.Request) {

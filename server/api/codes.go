@@ -10,5 +10,7 @@ var ErrorCodes = []string{
 	"chip_unknown", "chip_not_attested", "chip_revoked", "chip_taken", "chip_locked",
 	"too_many_codes",
 	"code_format", "code_wrong", "code_used",
-	"signature_invalid", "internal",
+	"signature_invalid",
+	"handover_wrong", "handover_expired", "handover_used", "handover_void",
+	"internal",
 }
