@@ -66,5 +66,9 @@ export function createApi(fetchFn = globalThis.fetch.bind(globalThis)) {
     code: (code) => request('POST', '/api/v1/chip/code', { code }),
     signature: (signature) => request('POST', '/api/v1/chip/signature', { signature }),
     devChips: () => request('GET', '/dev/chips'),
+    // Continue on another device: a one-time code for this activation, and its
+    // redemption on the other device (docs/api.md).
+    handover: () => request('POST', '/api/v1/handover', {}),
+    redeemHandover: (code) => request('POST', '/api/v1/handover/redeem', { code }),
   };
 }

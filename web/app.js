@@ -103,13 +103,16 @@ async function main() {
     import(asset('step-chip.js')),
     import(asset('step-code.js')),
     import(asset('step-sign.js')),
+    import(asset('step-device.js')),
   ]);
+  const deviceMod = stepMods.pop();
+  const continued = deviceMod.continuing();
 
   const api = createApi();
   const session = storage('sessionStorage');
   const redemption = redemptionOf(session, token);
   const start = () => (redemption ? redeem(api, session, redemption) : api.state());
-  const pending = start();
+  const pending = continued ? null : start();
   pending.catch(() => {}); // handled in boot
 
   const i18n = new I18n(async (lang) => {
@@ -191,6 +194,7 @@ async function main() {
     },
   };
   const [password, chip, code, sign] = stepMods.map((m) => m.setup(flow));
+  const device = deviceMod.setup(flow);
   // A new link is a new activation: forget how an earlier one in this tab connected.
   if (token) flow.transport.clear();
 
@@ -217,7 +221,7 @@ async function main() {
   function render(state) {
     flow.state = state;
     switch (state && state.step) {
-      case 'password': return password.enter(state);
+      case 'password': return device.gate(state, () => password.enter(state));
       case 'chip': return chip.enter(state);
       case 'code': return code.enter(state);
       case 'sign': return sign.enter(state);
@@ -289,7 +293,8 @@ async function main() {
     }
   }
 
-  boot(pending);
+  if (continued) device.resume(continued.code);
+  else boot(pending);
 }
 
 // redemptionOf is the redemption to make on load: of the token in the address, with

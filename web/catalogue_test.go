@@ -358,6 +358,7 @@ func TestPageHooks(t *testing.T) {
 		"transport-nfc", "transport-bluetooth", "transport-virtual", "transport-recheck", "virtual-serial", "no-transport",
 		"connect-next", "connect-back", "code", "submit-code", "sign-retry", "reconnect",
 		"error", "error-title", "error-retry", "resume", "live", "status", "lang-toggle", "progress",
+		"step-device", "step-handover", "step-continue", "device-title", "handover-start", "handover-code", "handover-qr", "handover-input", "continue-submit", "borgerservice-link",
 	} {
 		if have[id] != 1 {
 			t.Errorf("index.html: expected one element with id %q, got %d", id, have[id])
@@ -376,7 +377,7 @@ func TestReferences(t *testing.T) {
 	byID := regexp.MustCompile(`(?:getElementById|byId|\$)\('([^']+)'\)`)
 	refs := regexp.MustCompile(`\s(?:for|aria-describedby|aria-labelledby)="([^"]+)"`)
 	pages := map[string][]string{
-		"index.html": {"app.js", "step-password.js", "step-chip.js", "step-code.js", "step-sign.js"},
+		"index.html": {"app.js", "step-password.js", "step-chip.js", "step-code.js", "step-sign.js", "step-device.js"},
 		devPage:      {devScript},
 	}
 	for page, scripts := range pages {

@@ -1,0 +1,123 @@
+// Before the password: can this browser reach a MitID chip at all? Web NFC
+// (NDEFReader: Chrome on Android) or Web Bluetooth (Chrome and Edge). If not, the
+// person hears it at once, in words that fit their device, and gets ways forward that
+// work: continue on another device with a one-time code or QR code, or Borgerservice.
+// The page on that other device (/continue, the code in #c=) redeems the code and
+// goes on with the same activation (docs/decisions.md, "Continue on another device").
+
+const TITLES = { iphone: 'device.iphone.title', android: 'device.android.title', other: 'device.other.title' };
+const BODIES = { iphone: 'device.iphone.body', android: 'device.android.body', other: 'device.other.body' };
+
+// deviceKind names the device for the words the person reads. Every browser on an
+// iPhone or iPad is Apple's engine (an iPad may call itself a Mac, with touch).
+export function deviceKind(nav = globalThis.navigator) {
+  const ua = String(nav?.userAgent ?? '');
+  if (/iPhone|iPad|iPod/.test(ua) || (/Macintosh/.test(ua) && nav.maxTouchPoints > 1)) return 'iphone';
+  if (/Android/.test(ua)) return 'android';
+  return 'other';
+}
+
+// canConnect: the browser has Web NFC or Web Bluetooth. Bluetooth that is switched
+// off still counts: the chip step says how to turn it on.
+export function canConnect(win = globalThis) {
+  const bt = win.navigator?.bluetooth;
+  return 'NDEFReader' in win || (typeof bt === 'object' && bt !== null);
+}
+
+// continuing is the handover code when this page was opened to continue on another
+// device (/continue, perhaps with #c=CODE from the QR code), else null. The code
+// leaves the address bar at once, as the handoff token does.
+export function continuing() {
+  const code = new URLSearchParams(location.hash.slice(1)).get('c');
+  if (location.pathname !== '/continue' && code === null) return null;
+  if (code !== null) history.replaceState(history.state, '', location.pathname + location.search);
+  return { code: code ?? '' };
+}
+
+export function setup(flow) {
+  const { i18n, api } = flow;
+  const $ = (id) => document.getElementById(id);
+  const kind = deviceKind();
+  let passed = false; // this browser can connect, or dev mode chose the virtual chip
+  let pending = null; // the password step to show once passed
+  let busy = false;
+
+  $('handover-start').addEventListener('click', begin);
+  $('handover-new').addEventListener('click', begin);
+  $('device-dev-continue').addEventListener('click', () => {
+    passed = true;
+    pending?.();
+  });
+  $('continue-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    redeem($('handover-input').value);
+  });
+
+  // gate shows the password step (next) only to a browser that can connect.
+  async function gate(state, next) {
+    if (passed || canConnect()) {
+      passed = true;
+      return next();
+    }
+    pending = next;
+    i18n.set($('device-title'), TITLES[kind]);
+    i18n.set($('device-body'), BODIES[kind]);
+    $('device-dev').hidden = true;
+    flow.show('device');
+    // Dev mode's virtual chip works in any browser: a developer may go on with it.
+    try {
+      const chips = await api.devChips();
+      $('device-dev').hidden = !(Array.isArray(chips) && chips.length > 0);
+    } catch {
+      // Production: no virtual chip.
+    }
+  }
+
+  async function begin() {
+    if (busy) return;
+    busy = true;
+    flow.clearError();
+    try {
+      const h = await api.handover();
+      $('handover-code').textContent = h.code;
+      $('handover-where').textContent = h.url.split('#')[0];
+      $('handover-qr').src = h.qr;
+      i18n.set($('handover-expiry'), 'handover.expiry', { expires_at: Date.now() + h.expires_in * 1000 });
+      flow.show('handover');
+    } catch (err) {
+      flow.fail(err);
+    } finally {
+      busy = false;
+    }
+  }
+
+  // resume shows the page of the other device, and redeems a code the QR code gave.
+  function resume(code) {
+    flow.show('continue');
+    if (code) {
+      $('handover-input').value = code;
+      redeem(code);
+    }
+  }
+
+  async function redeem(code) {
+    if (busy) return;
+    busy = true;
+    flow.clearError();
+    $('continue-form').setAttribute('aria-busy', 'true');
+    try {
+      const state = await api.redeemHandover(code);
+      // From here a reload resumes the activation, not this form.
+      history.replaceState(history.state, '', '/');
+      flow.render(state);
+    } catch (err) {
+      flow.fail(err);
+      $('handover-input').focus();
+    } finally {
+      busy = false;
+      $('continue-form').setAttribute('aria-busy', 'false');
+    }
+  }
+
+  return { gate, resume };
+}
