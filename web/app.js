@@ -113,7 +113,7 @@ async function main() {
   const redemption = redemptionOf(session, token);
   const start = () => (redemption ? redeem(api, session, redemption) : api.state());
   const pending = continued ? null : start();
-  pending.catch(() => {}); // handled in boot
+  pending?.catch(() => {}); // handled in boot
 
   const i18n = new I18n(async (lang) => {
     const res = await fetch(asset(`i18n/${lang}.json`), { credentials: 'same-origin' });
