@@ -270,10 +270,25 @@ func TestChipStepDevModeVirtualChip(t *testing.T) {
 }
 
 // Item 11: a production page logs nothing to the console, from the link to the chip
-// step: no Permissions-Policy warning, no 404 for the dev chips, no error.
+// step: no Permissions-Policy warning, no 404 for the dev chips, no error. In
+// Chromium as it ships on Linux and as with Web Bluetooth on: without it, Chromium
+// does not know the "bluetooth" feature and warns about it on every page.
 func TestProductionConsoleQuiet(t *testing.T) {
+	for _, webBluetooth := range []bool{false, true} {
+		name := map[bool]string{false: "as shipped", true: "Web Bluetooth on"}[webBluetooth]
+		t.Run(name, func(t *testing.T) {
+			var opts []harness.Option
+			if !webBluetooth {
+				opts = append(opts, harness.WithoutWebBluetooth())
+			}
+			checkConsoleQuiet(t, opts...)
+		})
+	}
+}
+
+func checkConsoleQuiet(t *testing.T, opts ...harness.Option) {
 	s := scenario.Start(t, scenario.Production())
-	b := harness.New(t)
+	b := harness.New(t, opts...)
 	console := scenario.WatchConsole(t, b)
 	page := scenario.Open(t, b, s, s.NewLink(t, "e2e-person-quiet", ""))
 	page.CreatePassword(linkPassword)

@@ -117,7 +117,7 @@ func TestPermissionsPolicy(t *testing.T) {
 	}
 	for _, unknown := range []string{"nfc", "bluetooth"} {
 		if _, ok := features[unknown]; ok {
-			t.Errorf("expected no %q: Chromium does not know it and logs \"Unrecognized feature\" on every page", unknown)
+			t.Errorf("expected no %q: not every Chromium knows it, and an unknown feature is logged (\"Unrecognized feature\") on every page", unknown)
 		}
 	}
 	if len(features) != len(want) {
