@@ -31,7 +31,7 @@ func TestNoChipAPIGuidance(t *testing.T) {
 	})`); got["bluetooth"] || got["nfc"] {
 		t.Fatalf("browser APIs: expected neither Web Bluetooth nor Web NFC, got %v", got)
 	}
-	for _, id := range []string{"password", "device-dev"} {
+	for _, id := range []string{"password"} {
 		if visible(page, id) {
 			t.Errorf("#%s: expected hidden in a browser that cannot connect, it is shown", id)
 		}

@@ -16,8 +16,10 @@ import (
 // Bluetooth) opens /continue, enters the code and finishes the same activation. The
 // iPhone's cookie is dead afterwards, and the code does not work twice.
 func TestHandoverFromIPhone(t *testing.T) {
-	s := scenario.Start(t)
-	vc := devChip(t, s, "MC-000001")
+	// Production: in dev mode the virtual chip works in any browser, so the page
+	// would let the iPhone on.
+	s := scenario.Start(t, scenario.Production())
+	vc := s.ProductionChip(t, 0)
 	const person = "e2e-person-iphone"
 	const password = "Æblekage på altanen 58"
 
@@ -116,6 +118,7 @@ func TestCapableBrowserNoHandover(t *testing.T) {
 	}
 }
 
+// jsQuote is s as a single-quoted JavaScript string literal.
 func jsQuote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`).Replace(s) + "'"
 }

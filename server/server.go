@@ -138,6 +138,10 @@ func DefaultTimeouts() Timeouts {
 	return Timeouts{ReadHeader: 5 * time.Second, Read: 15 * time.Second, Write: time.Minute, Idle: 2 * time.Minute}
 }
 
+// DevMeta names the <meta> that tells the activation page the server is in dev mode
+// (web/app.js reads it): only then does it offer and list the virtual chips.
+const DevMeta = "mitid-dev"
+
 // MaxHeaderBytes bounds a request's headers: the page sends a few hundred bytes and
 // one cookie.
 const MaxHeaderBytes = 16 << 10
@@ -205,7 +209,13 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 	if err != nil {
 		return nil, err
 	}
-	page, err := web.NewHandler(c.AssetsDir)
+	var pageOpts []web.Option
+	if c.Dev != nil {
+		// The page offers the virtual chips only when the server says it has them: in
+		// production it never asks for them.
+		pageOpts = append(pageOpts, web.WithMeta(DevMeta, "on"))
+	}
+	page, err := web.NewHandler(c.AssetsDir, pageOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("server: the page (run `make build`): %w", err)
 	}

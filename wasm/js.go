@@ -3,8 +3,6 @@
 package main
 
 import (
-	"context"
-
 	"github.com/hack-pad/safejs"
 
 	"mitidchip/bridge/dom"
@@ -53,21 +51,4 @@ func dispatchReady() {
 func bluetoothPresent() bool {
 	bt, err := dom.Get(safejs.Global(), "navigator", "bluetooth")
 	return err == nil && bt.Type() == safejs.TypeObject
-}
-
-// virtualAvailable: the server is in dev mode and serves virtual chips.
-func virtualAvailable(ctx context.Context) bool {
-	if !dom.IsFunction(safejs.Global(), "fetch") {
-		return false
-	}
-	resp, err := dom.AwaitCall(ctx, safejs.Global(), "fetch", "/dev/chips", map[string]any{"credentials": "same-origin"})
-	if err != nil {
-		return false
-	}
-	ok, err := resp.Get("ok")
-	if err != nil {
-		return false
-	}
-	b, _ := ok.Bool()
-	return b
 }

@@ -48,7 +48,7 @@ func main() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			bt, _ := ble.Available(ctx)
-			return map[string]any{"bluetooth": bt, "bluetoothPresent": bluetoothPresent(), "nfc": nfc.Available(), "virtual": virtualAvailable(ctx)}, nil
+			return map[string]any{"bluetooth": bt, "bluetoothPresent": bluetoothPresent(), "nfc": nfc.Available()}, nil
 		},
 		"connect": func(args []safejs.Value) (any, error) {
 			h, payload, err := a.Connect(context.Background(), str(args, 0), str(args, 1))

@@ -156,6 +156,8 @@ async function main() {
     api,
     state: null,
     linked: false, // whether the module holds a link to the chip in this page's life
+    // Dev mode: the server adds this meta (server.DevMeta); only then are there virtual chips.
+    dev: document.querySelector('meta[name="mitid-dev"]') !== null,
     mitid: () => loading.then((l) => l.mitid),
     mitidNow: () => (loaded ? loaded.mitid : null),
     derive: async (password, params) => moduleMod.deriveVerifier(asset, (await loading).wasm, password, params),
@@ -163,6 +165,7 @@ async function main() {
     showError: view.showError,
     clearError: view.clearError,
     status: view.status,
+    alert: view.alert,
     keyOf,
     messageOf,
     fail,

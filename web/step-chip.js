@@ -15,6 +15,8 @@ export function setup(flow) {
   };
   const bluetoothNote = $('bluetooth-note');
   const bluetoothOff = $('bluetooth-off');
+  const bluetoothOffNFC = $('bluetooth-off-nfc');
+  const bluetoothOffPhone = $('bluetooth-off-phone');
   const none = $('no-transport');
   const virtual = $('virtual');
   const serialSelect = $('virtual-serial');
@@ -57,14 +59,17 @@ export function setup(flow) {
     checking.hidden = false;
     for (const el of [options.nfc, options.bluetooth, bluetoothNote, bluetoothOff, none, virtual]) el.hidden = true;
     try {
-      const found = await (await flow.mitid()).transports();
+      const found = { ...(await (await flow.mitid()).transports()), virtual: flow.dev };
       options.nfc.hidden = !found.nfc;
       options.bluetooth.hidden = !found.bluetooth;
       bluetoothNote.hidden = !found.bluetooth;
       // The API is there but the adapter is off or missing: say so, with a way to
-      // look again once it is on.
+      // look again once it is on, and the other ways (NFC here is the button above).
       bluetoothOff.hidden = found.bluetooth || !found.bluetoothPresent;
-      none.hidden = found.nfc || found.bluetooth || Boolean(found.bluetoothPresent);
+      bluetoothOffNFC.hidden = !found.nfc;
+      bluetoothOffPhone.hidden = found.nfc;
+      // Dev mode's virtual chip is a way to connect like the others.
+      none.hidden = found.nfc || found.bluetooth || Boolean(found.bluetoothPresent) || found.virtual;
       if (found.virtual) await listVirtual();
       return found;
     } catch (err) {
@@ -101,6 +106,7 @@ export function setup(flow) {
     chosen = { kind, serial: kind === 'virtual' ? serial || serialSelect.value : undefined };
     flow.transport.set(chosen);
     i18n.set(hint, HINTS[kind], kind === 'virtual' ? { serial: chosen.serial } : undefined);
+    hint.hidden = false;
     flow.show('connect');
   }
 

@@ -4,6 +4,15 @@
 // MitID's rule: the third wrong code in a row blocks (server/api BlockAfter).
 const TRIES = 3;
 
+// What may stand between the digits as a person copies them: the chip shows "082 171";
+// a phone's keyboard or a paste may bring a no-break space, a hyphen or a dash, a dot.
+const SEPARATORS = /[\s\u00a0\u2007\u202f.\-\u2010-\u2015\u2212_]/g;
+
+// digits is the code as typed, without separators.
+function digits(typed) {
+  return typed.replace(SEPARATORS, '');
+}
+
 export function setup(flow) {
   const { i18n, api } = flow;
   const form = document.getElementById('code-form');
@@ -53,7 +62,7 @@ export function setup(flow) {
   async function submit() {
     if (busy) return;
     flow.clearError();
-    const code = input.value.replace(/\s+/g, '');
+    const code = digits(input.value);
     if (!/^[0-9]{6}$/.test(code)) {
       invalid(['error.code_format']);
       return;

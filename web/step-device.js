@@ -38,39 +38,26 @@ export function setup(flow) {
   const { i18n, api } = flow;
   const $ = (id) => document.getElementById(id);
   const kind = deviceKind();
-  let passed = false; // this browser can connect, or dev mode chose the virtual chip
-  let pending = null; // the password step to show once passed
+  let passed = false; // this browser can connect (or dev mode offers the virtual chip)
   let busy = false;
 
   $('handover-start').addEventListener('click', begin);
   $('handover-new').addEventListener('click', begin);
-  $('device-dev-continue').addEventListener('click', () => {
-    passed = true;
-    pending?.();
-  });
   $('continue-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     redeem($('handover-input').value);
   });
 
-  // gate shows the password step (next) only to a browser that can connect.
+  // gate shows the password step (next) only to a browser that can connect. In dev
+  // mode the virtual chip works in any browser, so it passes too.
   async function gate(state, next) {
-    if (passed || canConnect()) {
+    if (passed || canConnect() || flow.dev) {
       passed = true;
       return next();
     }
-    pending = next;
     i18n.set($('device-title'), TITLES[kind]);
     i18n.set($('device-body'), BODIES[kind]);
-    $('device-dev').hidden = true;
     flow.show('device');
-    // Dev mode's virtual chip works in any browser: a developer may go on with it.
-    try {
-      const chips = await api.devChips();
-      $('device-dev').hidden = !(Array.isArray(chips) && chips.length > 0);
-    } catch {
-      // Production: no virtual chip.
-    }
   }
 
   async function begin() {

@@ -26,9 +26,14 @@ export function setup(flow) {
   let params = null; // the pending or answered GET /password/params
   let seq = 0; // the newest check; older answers are dropped
   let busy = false;
+  let rulesShown = false; // the error area lists the rules the password broke at Next
 
   pw.addEventListener('input', () => {
     pw.removeAttribute('aria-invalid');
+    // The list said what was wrong with the password as it was; the rules above now
+    // tick as it changes, so the list would soon be stale.
+    if (rulesShown) flow.clearError();
+    rulesShown = false;
     check();
     if (repeat.value) compare(false);
   });
@@ -133,6 +138,7 @@ export function setup(flow) {
   async function submit() {
     if (busy) return;
     flow.clearError();
+    rulesShown = false;
     const password = pw.value.normalize('NFC');
     const again = repeat.value.normalize('NFC');
     setBusy(true);
@@ -142,6 +148,7 @@ export function setup(flow) {
       if (reasons.length > 0) {
         pw.setAttribute('aria-invalid', 'true');
         flow.showError(reasons.map((r) => `rule.${r}`), { list: true });
+        rulesShown = true;
         pw.focus();
         return;
       }
@@ -149,8 +156,9 @@ export function setup(flow) {
         await mitid.checkRepeat(password, again);
       } catch (err) {
         if (err.code !== 'mismatch') throw err;
+        // Said once, beside the field it is about, and announced.
         markMismatch(true);
-        flow.showError(['module.mismatch']);
+        flow.alert(i18n.t('module.mismatch'));
         repeat.focus();
         return;
       }

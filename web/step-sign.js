@@ -20,7 +20,7 @@ function waitMs() {
 const HINTS = { nfc: 'sign.hint.nfc', bluetooth: 'sign.hint.bluetooth', virtual: 'sign.hint.virtual' };
 
 // Module codes after which the link is gone or the wrong chip is on it.
-const RELINK = new Set(['disconnected', 'wrong_chip', 'cancelled', 'bluetooth_unavailable', 'not_supported']);
+const RELINK = new Set(['disconnected', 'wrong_chip', 'cancelled', 'bluetooth_unavailable', 'not_supported', 'not_a_chip', 'nfc_off']);
 // Codes after which asking the same chip again can work.
 const AGAIN = new Set(['not_pressed', 'timeout', 'chip_error', 'chip_busy', 'nfc_read_error', 'not_allowed', 'internal', 'bad_input',
   'signature_invalid', 'network', 'rate_limited', 'bad_request']);
@@ -29,7 +29,9 @@ export function setup(flow) {
   const { i18n, api } = flow;
   const $ = (id) => document.getElementById(id);
   const form = $('sign-form');
+  const heading = document.querySelector('#step-sign h2');
   const hint = $('sign-hint');
+  const intro = $('sign-reconnect-intro');
   const progress = $('sign-progress');
   const working = $('sign-working');
   const panel = $('sign-reconnect');
@@ -56,16 +58,21 @@ export function setup(flow) {
     }
     binding = { ...state.binding, activation_id: state.activation_id };
     kind = flow.transport.get()?.kind ?? null;
-    paintHint();
+    paint(flow.linked && Boolean(flow.mitidNow()));
     retry.hidden = true;
     flow.show('sign');
     if (flow.linked && flow.mitidNow()) sign();
     else offerRelink();
   }
 
-  function paintHint() {
-    hint.hidden = !HINTS[kind];
-    if (HINTS[kind]) i18n.set(hint, HINTS[kind]);
+  // paint says what is true now: press the button while the chip is linked, or
+  // connect it again when it is not (after a reload, or a lost link).
+  function paint(linked) {
+    i18n.set(heading, linked ? 'step.sign.title' : 'sign.reconnect_title');
+    hint.hidden = !linked || !HINTS[kind];
+    if (!hint.hidden) i18n.set(hint, HINTS[kind]);
+    panel.hidden = linked;
+    intro.hidden = linked;
   }
 
   function setBusy(on, key) {
@@ -86,7 +93,7 @@ export function setup(flow) {
     }
     flow.clearError();
     retry.hidden = true;
-    panel.hidden = true;
+    paint(true);
     reconnect.hidden = true;
     setBusy(true, 'sign.waiting');
     mitid.sign(binding, waitMs())
@@ -108,6 +115,8 @@ export function setup(flow) {
     if (err.name === 'ModuleError' && RELINK.has(err.code)) {
       flow.linked = false;
       offerRelink();
+      // The error says why the chip must be connected again; the intro would say it twice.
+      intro.hidden = true;
       flow.showError([flow.keyOf(err)]);
     } else if (AGAIN.has(err.code)) {
       retry.hidden = false;
@@ -120,11 +129,11 @@ export function setup(flow) {
 
   async function offerRelink() {
     retry.hidden = true;
-    panel.hidden = false;
+    paint(false);
     reconnect.hidden = false;
     let found;
     try {
-      found = await (await flow.mitid()).transports();
+      found = { ...(await (await flow.mitid()).transports()), virtual: flow.dev };
     } catch (err) {
       flow.fail(err);
       return;
@@ -133,6 +142,7 @@ export function setup(flow) {
     for (const [k, radio] of Object.entries(radios)) radio.parentElement.hidden = !kinds.includes(k);
     if (kinds.length === 0) {
       reconnect.hidden = true;
+      intro.hidden = true;
       flow.showError(['module.not_supported']);
       return;
     }
@@ -155,7 +165,6 @@ export function setup(flow) {
         flow.linked = true;
         kind = picked;
         flow.transport.set({ kind, serial });
-        paintHint();
         flow.status(i18n.t('connect.connected', { serial: chip.serial }));
         sign();
       },

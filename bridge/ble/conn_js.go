@@ -14,10 +14,6 @@ import (
 	"mitidchip/chip"
 )
 
-// ErrNoService: the device the person chose does not offer the chip's GATT service or
-// its characteristics; it is not a MitID chip, or its firmware is too old.
-var ErrNoService = errors.New("ble: device is not a MitID chip (chip service missing)")
-
 // Available reports whether Bluetooth can be offered: the browser has Web Bluetooth
 // and reports an adapter. false with a nil error means "offer NFC or another way".
 func Available(ctx context.Context) (bool, error) {

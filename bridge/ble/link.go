@@ -20,8 +20,15 @@ type Port interface {
 	Write(ctx context.Context, chunk []byte) error
 }
 
-// ErrClosed: the link was closed by its owner; make a new one.
-var ErrClosed = errors.New("ble: link closed")
+// Errors of the link. They are declared here, without build tags, so that code built
+// natively (the module's error codes in wasm/app, and its tests) can match them.
+var (
+	// ErrClosed: the link was closed by its owner; make a new one.
+	ErrClosed = errors.New("ble: link closed")
+	// ErrNoService: the device the person chose does not offer the chip's GATT service
+	// or its characteristics; it is not a MitID chip, or its firmware is too old.
+	ErrNoService = errors.New("ble: device is not a MitID chip (chip service missing)")
+)
 
 // Link carries frames over a Port. It implements chip.Link. Whoever owns the GATT
 // side calls Notify for each notification and Disconnected when the device drops.

@@ -19,6 +19,10 @@ import (
 // response characteristic, startNotifications() fails with NotSupportedError.
 const cccd = "00002902-0000-1000-8000-00805f9b34fb"
 
+// batteryService is the standard Battery Service: what a device that is not a MitID
+// chip offers instead (NotAChip).
+const batteryService = "0000180f-0000-1000-8000-00805f9b34fb"
+
 // ATT error codes (Bluetooth Core Vol 3 Part F 3.4.1.1) and HCI success.
 const (
 	attSuccess            = 0x00
@@ -173,6 +177,15 @@ func (p *Peripheral) setUp() error {
 // peripheral's services when it simulates a disconnection, so Disconnect calls it
 // again; the characteristics then have new ids, as after a real reconnect.
 func (p *Peripheral) addGATT(ctx context.Context) error {
+	if p.cfg.notAChip {
+		_, err := chromedp.CallBrowser(ctx, bluetoothemulation.AddService, bluetoothemulation.AddServiceParams{
+			Address: p.address, ServiceUUID: batteryService,
+		})
+		if err != nil {
+			return fmt.Errorf("add battery service: %w", err)
+		}
+		return nil
+	}
 	svc, err := chromedp.CallBrowser(ctx, bluetoothemulation.AddService, bluetoothemulation.AddServiceParams{
 		Address: p.address, ServiceUUID: chip.ServiceUUID,
 	})

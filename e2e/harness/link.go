@@ -52,6 +52,7 @@ type linkConfig struct {
 	adapter       bluetoothemulation.CentralState
 	cancelChooser bool
 	tagAway       bool
+	notAChip      bool
 }
 
 func newLinkConfig(opts []LinkOption) linkConfig {
@@ -93,6 +94,11 @@ func WithAdapter(state bluetoothemulation.CentralState) LinkOption {
 // CancelChooser makes the person close Chromium's device chooser without picking
 // the chip: requestDevice rejects with NotFoundError.
 func CancelChooser() LinkOption { return func(c *linkConfig) { c.cancelChooser = true } }
+
+// NotAChip makes the Bluetooth device one that the chooser lists for the chip's
+// service but that lacks it when the page connects (a battery service instead): a
+// device that is not a MitID chip.
+func NotAChip() LinkOption { return func(c *linkConfig) { c.notAChip = true } }
 
 // TagAway starts with the NFC chip away from the phone: writes wait until
 // (*Tag).Hold.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/chromedp/cdproto/page"
@@ -286,6 +287,19 @@ func (tag *Tag) ReadingError() int {
 		tag.b.t.Fatalf("harness: NFC reading error: %v", err)
 	}
 	return n
+}
+
+// SwitchNFC switches the phone's NFC off or on: while it is off, scan() rejects with
+// NotReadableError, as Chrome on Android does. It lasts until the page is reloaded.
+func (tag *Tag) SwitchNFC(on bool) {
+	tag.b.t.Helper()
+	name := "NotReadableError"
+	if on {
+		name = ""
+	}
+	if _, err := evalController[bool](tag.b.ctx, "refuseScans("+strconv.Quote(name)+")"); err != nil {
+		tag.b.t.Fatalf("harness: switch NFC on %v: %v", on, err)
+	}
 }
 
 // WaitScanning waits until the page has at least one scan() in progress.

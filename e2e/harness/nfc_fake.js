@@ -14,6 +14,7 @@
 
   const scanning = new Set(); // readers with a scan in progress
   const pending = new Map(); // write id -> {resolve, reject}
+  let scanError = null; // a DOMException name scan() rejects with, as with NFC switched off
   let nextWrite = 0;
 
   const report = (message) => {
@@ -174,6 +175,9 @@
       if (scanning.has(this)) {
         return Promise.reject(new DOMException("A scan() operation is ongoing.", "InvalidStateError"));
       }
+      if (scanError) {
+        return Promise.reject(new DOMException("NFC is not available.", scanError));
+      }
       scanning.add(this);
       if (signal) {
         signal.addEventListener("abort", () => {
@@ -272,6 +276,11 @@
     },
     scanning() {
       return scanning.size;
+    },
+    // refuseScans makes scan() reject with a DOMException of that name ("" stops it).
+    refuseScans(name) {
+      scanError = name || null;
+      return true;
     },
   })});
 })();

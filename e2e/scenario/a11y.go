@@ -293,6 +293,7 @@ func (p *Page) Outside() []string {
 type Console struct {
 	mu     sync.Mutex
 	errors []string
+	all    []string
 }
 
 // WatchConsole collects the page's console errors from now until t ends. Call it
@@ -309,11 +310,12 @@ func WatchConsole(t testing.TB, b *harness.Browser) *Console {
 			if err != nil {
 				return
 			}
+			c.mu.Lock()
+			c.all = append(c.all, fmt.Sprintf("%s (%s %s:%d)", m, m.Source, m.URL, m.Line))
 			if m.Type == chromedp.ConsoleError || m.IsException() {
-				c.mu.Lock()
 				c.errors = append(c.errors, m.Text)
-				c.mu.Unlock()
 			}
+			c.mu.Unlock()
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
@@ -325,6 +327,14 @@ func (c *Console) Errors() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.errors...)
+}
+
+// All is every message seen so far, of any level: console calls, exceptions and
+// the browser's own log (a refused header, a failed request).
+func (c *Console) All() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.all...)
 }
 
 // Catalogue is the whole message catalogue for lang, as the server publishes it.

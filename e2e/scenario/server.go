@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"mitidchip/chip/virtual"
 	"mitidchip/server"
 	"mitidchip/server/dev"
 	"mitidchip/server/handoff"
@@ -198,4 +199,19 @@ func (w *tail) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return strings.TrimSpace(string(w.b))
+}
+
+// ProductionChip is the i-th chip a production start imported, as a virtual chip the
+// browser's emulated Bluetooth or NFC can talk to (the server knows it only by its
+// delivery record, as it would a real chip).
+func (s *Server) ProductionChip(t testing.TB, i int) *virtual.Chip {
+	t.Helper()
+	if i < 0 || i >= len(s.Production.Chips) {
+		t.Fatalf("scenario: production chip %d: the start imported %d", i, len(s.Production.Chips))
+	}
+	vc, err := virtual.New(s.Production.Chips[i].Config(time.Now))
+	if err != nil {
+		t.Fatalf("scenario: production chip %d: %v", i, err)
+	}
+	return vc
 }

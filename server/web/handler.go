@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io/fs"
 	"maps"
 	"net/http"
@@ -22,6 +23,7 @@ type Handler struct {
 	files    map[string]*file // by URL path
 	manifest Manifest
 	notFound http.Handler
+	metas    [][2]string // name, content: added to every page's head
 }
 
 type file struct {
@@ -42,6 +44,13 @@ type Option func(*Handler)
 // WithNotFound answers the paths the Handler does not serve (http.NotFound by default).
 func WithNotFound(h http.Handler) Option {
 	return func(hd *Handler) { hd.notFound = h }
+}
+
+// WithMeta adds <meta name="name" content="content"> to the head of every page it
+// serves. The server tells the page this way what only a running server knows (dev
+// mode), so that one build serves both.
+func WithMeta(name, content string) Option {
+	return func(hd *Handler) { hd.metas = append(hd.metas, [2]string{name, content}) }
 }
 
 // NewHandler loads the build in dir into memory.
@@ -83,6 +92,11 @@ func NewHandlerFS(fsys fs.FS, opts ...Option) (*Handler, error) {
 		if err != nil {
 			return err
 		}
+		if len(h.metas) > 0 {
+			if f, err = withMetas(f, h.metas); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
 		h.files["/"+name] = f
 		if path.Base(name) == "index.html" {
 			h.files[strings.TrimSuffix("/"+name, "index.html")] = f
@@ -119,6 +133,29 @@ func loadFile(fsys fs.FS, name, cacheControl string) (*file, error) {
 		*v.rep = newRepresentation(body)
 	}
 	return f, nil
+}
+
+// withMetas is the page f with the meta tags put at the end of its head, compressed
+// again.
+func withMetas(f *file, metas [][2]string) (*file, error) {
+	body := f.identity.body
+	at := indexFold(body, "</head>")
+	if at < 0 {
+		return nil, errors.New("no </head> to add the meta tags to")
+	}
+	var tags []byte
+	for _, m := range metas {
+		tags = append(tags, `<meta name="`+html.EscapeString(m[0])+`" content="`+html.EscapeString(m[1])+`">`+"\n"...)
+	}
+	out := append(append(append([]byte(nil), body[:at]...), tags...), body[at:]...)
+	br, gz, err := compress(out)
+	if err != nil {
+		return nil, err
+	}
+	return &file{
+		contentType: f.contentType, cacheControl: f.cacheControl, identity: newRepresentation(out),
+		br: newRepresentation(br), gzip: newRepresentation(gz),
+	}, nil
 }
 
 // newRepresentation tags body with a strong ETag from its own bytes, so the identity,

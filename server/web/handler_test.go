@@ -303,3 +303,28 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+// WithMeta puts its tag in the head of every page, in every encoding, and nowhere
+// without it.
+func TestHandlerWithMeta(t *testing.T) {
+	const tag = `<meta name="mitid-dev" content="a&amp;b">`
+	plain, _, _ := newTestHandler(t)
+	if body := serve(plain, "GET", "/", nil).Body.String(); strings.Contains(body, `name="mitid-dev"`) {
+		t.Fatalf("page without WithMeta: expected no dev meta, got one")
+	}
+	h, err := NewHandler(built.dir, WithMeta("mitid-dev", "a&b"))
+	if err != nil {
+		t.Fatalf("NewHandler: %v", err)
+	}
+	for _, enc := range []string{"", "br", "gzip"} {
+		rec := serve(h, "GET", "/", map[string]string{"Accept-Encoding": enc})
+		if got := rec.Header().Get("Content-Encoding"); got != enc {
+			t.Fatalf("page (%q): expected Content-Encoding %q, got %q", enc, enc, got)
+		}
+		body := string(decode(t, enc, rec.Body.Bytes()))
+		at, head := strings.Index(body, tag), strings.Index(strings.ToLower(body), "</head>")
+		if at < 0 || head < 0 || at > head {
+			t.Fatalf("page (%q): expected %s inside the head, got it at %d with </head> at %d", enc, tag, at, head)
+		}
+	}
+}

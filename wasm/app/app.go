@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"mitidchip/bridge/ble"
 	"mitidchip/bridge/dom"
 	"mitidchip/bridge/nfc"
 	"mitidchip/chip"
@@ -226,11 +227,15 @@ func Code(err error) string {
 		return "bad_input"
 	case errors.Is(err, ErrBluetoothUnavailable): // before NotFoundError, which it carries
 		return "bluetooth_unavailable"
+	case errors.Is(err, ble.ErrNoService): // before NotFoundError, which it may carry
+		return "not_a_chip"
 	case errors.Is(err, dom.ErrNotFound):
 		return "cancelled"
 	case errors.Is(err, dom.ErrNotAllowed), errors.Is(err, dom.ErrSecurity):
 		return "not_allowed"
-	case errors.Is(err, dom.ErrNotSupported), errors.Is(err, dom.ErrNotReadable):
+	case errors.Is(err, dom.ErrNotReadable): // NFC is there but switched off
+		return "nfc_off"
+	case errors.Is(err, dom.ErrNotSupported):
 		return "not_supported"
 	case errors.Is(err, nfc.ErrRead):
 		return "nfc_read_error"

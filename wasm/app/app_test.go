@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"mitidchip/bridge/ble"
 	"mitidchip/bridge/dom"
 	"mitidchip/bridge/nfc"
 	"mitidchip/chip"
@@ -130,6 +131,9 @@ func TestCode(t *testing.T) {
 		{&dom.Error{Name: "NotAllowedError"}, "not_allowed"},
 		{&dom.Error{Name: "SecurityError"}, "not_allowed"},
 		{&dom.Error{Name: "NotSupportedError"}, "not_supported"},
+		{fmt.Errorf("nfc: scanning: %w", &dom.Error{Name: "NotReadableError"}), "nfc_off"},
+		{fmt.Errorf("ble: chip service: %w: %w", ble.ErrNoService, &dom.Error{Name: "NotFoundError"}), "not_a_chip"},
+		{fmt.Errorf("ble: chosen device has no GATT server: %w", ble.ErrNoService), "not_a_chip"},
 		{&dom.Error{Name: "NetworkError"}, "disconnected"},
 		{fmt.Errorf("ble: %w", chip.ErrDisconnected), "disconnected"},
 		{nfc.ErrRead, "nfc_read_error"},
