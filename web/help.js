@@ -52,10 +52,10 @@ async function main() {
     console.error(err);
     await i18n.use('da');
   }
+  const toggle = document.getElementById('lang-toggle');
   listErrors(i18n);
   applyLanguage();
 
-  const toggle = document.getElementById('lang-toggle');
   toggle.addEventListener('click', async () => {
     const next = i18n.lang === 'da' ? 'en' : 'da';
     try {
