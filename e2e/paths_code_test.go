@@ -150,7 +150,8 @@ func triesLeft(page *scenario.Page, n int) string {
 func checkBlockedPage(t *testing.T, page *scenario.Page) {
 	t.Helper()
 	text := scenario.Eval[[]string](page, "[...document.querySelectorAll('#step-blocked h2, #step-blocked p')].map(el => el.textContent.trim())")
-	want := []string{page.Message("step.blocked.title", nil), page.Message("blocked.body", nil), page.Message("blocked.next", nil)}
+	want := []string{page.Message("step.blocked.title", nil), page.Message("blocked.body", nil), page.Message("blocked.how_long", nil),
+		page.Message("blocked.next", nil), page.Message("blocked.careful", nil), page.Message("borgerservice.find", nil)}
 	if !slices.Equal(text, want) {
 		t.Fatalf("blocked step: expected %q, got %q", want, text)
 	}

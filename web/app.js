@@ -73,8 +73,13 @@ const TERMINAL = {
 // The messages for refusals that lift by themselves, when the server said when.
 const UNTIL = { chip_locked: 'error.chip_locked_until', too_many_codes: 'error.too_many_codes_until' };
 
-// Where each view sits in the step indicator; views not named here hide it.
+// Where each view sits in the step indicator; views not named here hide it. 'done'
+// is no step of its own: every step shows as finished.
 const PROGRESS = { password: 'password', chip: 'connect', connect: 'connect', code: 'code', sign: 'sign', completed: 'done' };
+
+// The section of the help page (help.html) the header's help link opens, by view; the
+// error view opens the entry of its error.
+const HELP = { password: 'activate', chip: 'connect', connect: 'connect', code: 'activate', sign: 'activate', completed: 'use', blocked: 'error-activation_blocked' };
 
 const TRANSPORT_KEY = 'mitid.transport';
 const KINDS = ['nfc', 'bluetooth', 'virtual'];
@@ -281,6 +286,7 @@ async function main() {
     byId('resume').hidden = !conf.resume;
     view.show('error');
     document.body.dataset.error = c;
+    view.pointHelp(`error-${c}`);
     view.alert(`${byId('error-title').textContent} ${byId('error-body').textContent}`);
   }
 
@@ -355,6 +361,7 @@ function createView(i18n) {
   const alertRegion = byId('live');
   const statusRegion = byId('status');
   const progress = byId('progress');
+  const help = byId('help-link');
 
   function speak(region, text) {
     // A live region speaks only when its text changes; the trailing no-break space
@@ -369,8 +376,13 @@ function createView(i18n) {
     errorEl.replaceChildren();
   }
 
+  function pointHelp(fragment) {
+    help.hash = fragment;
+  }
+
   return {
     clearError,
+    pointHelp,
     alert: (text) => speak(alertRegion, text),
     status: (text) => speak(statusRegion, text),
 
@@ -381,17 +393,22 @@ function createView(i18n) {
       if (name !== 'error') delete document.body.dataset.error;
       const at = PROGRESS[name];
       progress.hidden = !at;
-      let before = true;
-      for (const li of progress.querySelectorAll('li')) {
-        const current = li.dataset.for === at;
-        if (current) {
-          li.setAttribute('aria-current', 'step');
-          before = false;
-        } else {
-          li.removeAttribute('aria-current');
-        }
-        li.classList.toggle('done', Boolean(at) && before);
+      const steps = [...progress.querySelectorAll('li')];
+      const now = steps.findIndex((li) => li.dataset.for === at);
+      steps.forEach((li, i) => {
+        if (i === now) li.setAttribute('aria-current', 'step');
+        else li.removeAttribute('aria-current');
+        const done = Boolean(at) && (now < 0 || i < now);
+        li.classList.toggle('done', done);
+        li.querySelector('.state').hidden = !done;
+      });
+      // A narrow screen shows "Step 2 of 4: Connect chip" under the numbers.
+      byId('progress-caption').hidden = now < 0;
+      if (now >= 0) {
+        i18n.set(byId('progress-count'), 'progress.count', { n: now + 1, total: steps.length });
+        i18n.set(byId('progress-label'), `steps.${at}`);
       }
+      pointHelp(HELP[name] ?? '');
       clearError();
       (section.querySelector('.error-slot') ?? section).append(errorEl);
       if (focus) section.querySelector('h2').focus();

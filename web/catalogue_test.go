@@ -331,6 +331,33 @@ func TestModuleErrorCodes(t *testing.T) {
 	}
 }
 
+// TestHelpEntries: the help page lists every message the activation page can show
+// (help.js: each error.* and module.* key but the *_until variants of one), and each
+// needs what it means and what to do, help.<key>, in both languages.
+func TestHelpEntries(t *testing.T) {
+	src := read(t, "help.js")
+	if !strings.Contains(src, "const MESSAGE = /^(error|module)\\.[a-z_]+$/;") || !strings.Contains(src, "key.endsWith('_until')") {
+		t.Fatal("help.js: expected the rule that picks the messages, MESSAGE and the _until exception, got neither")
+	}
+	message := regexp.MustCompile(`^(error|module)\.[a-z_]+$`)
+	var n int
+	for _, lang := range languages {
+		c := catalogue(t, lang)
+		for key := range c {
+			if !message.MatchString(key) || strings.HasSuffix(key, "_until") {
+				continue
+			}
+			n++
+			if _, ok := c["help."+key]; !ok {
+				t.Errorf("message %q: expected what it means and what to do, key %q, in i18n/%s.json, got none", key, "help."+key, lang)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("expected error.* and module.* messages in the catalogues, got none")
+	}
+}
+
 var idAttr = regexp.MustCompile(`\sid="([^"]+)"`)
 
 func ids(page string) map[string]int {
@@ -359,6 +386,7 @@ func TestPageHooks(t *testing.T) {
 		"connect-next", "connect-back", "code", "submit-code", "sign-retry", "reconnect",
 		"error", "error-title", "error-retry", "resume", "live", "status", "lang-toggle", "progress",
 		"step-device", "step-handover", "step-continue", "device-title", "handover-start", "handover-code", "handover-qr", "handover-input", "continue-submit", "borgerservice-link",
+		"help-link", "progress-caption", "how-to-use", "blocked-how-long",
 	} {
 		if have[id] != 1 {
 			t.Errorf("index.html: expected one element with id %q, got %d", id, have[id])
@@ -378,6 +406,7 @@ func TestReferences(t *testing.T) {
 	refs := regexp.MustCompile(`\s(?:for|aria-describedby|aria-labelledby)="([^"]+)"`)
 	pages := map[string][]string{
 		"index.html": {"app.js", "step-password.js", "step-chip.js", "step-code.js", "step-sign.js", "step-device.js"},
+		"help.html":  {"help.js"},
 		devPage:      {devScript},
 	}
 	for page, scripts := range pages {

@@ -351,8 +351,9 @@ func (s *Server) Catalogue(t testing.TB, lang string) map[string]string {
 	return cat
 }
 
-// The stops of Tour, in order: every step a person can see, and the wrong-code message.
-var TourStops = []string{"password", "chip", "connect", "code", "sign", "completed", "code-wrong", "blocked", "error"}
+// The stops of Tour, in order: every step a person can see, the wrong-code message,
+// and the help page.
+var TourStops = []string{"password", "chip", "connect", "code", "sign", "completed", "code-wrong", "blocked", "error", "help"}
 
 // TourTimeout bounds a whole Tour: two activations, each with Argon2id in the page,
 // and whatever the visits do.
@@ -381,6 +382,7 @@ func OnBrowser(f func(*harness.Browser)) TourOption {
 //   - a second person over Bluetooth who types a wrong code (code-wrong, with the
 //     tries left) and then two more (blocked);
 //   - the first person's link opened again (error: the link has been used).
+//   - the help page, as the footer's link opens it.
 //
 // visit may switch the language and look around, but must leave the step as it was.
 func Tour(t testing.TB, visit func(p *Page, stop string), opts ...TourOption) {
@@ -447,6 +449,26 @@ func Tour(t testing.TB, visit func(p *Page, stop string), opts ...TourOption) {
 		t.Fatalf("the first link opened again: expected the error handoff_used, got %q", code)
 	}
 	visit(p, "error")
+
+	p = OpenHelp(t, b, s, p.helpHref("footer-help"))
+	visit(p, "help")
+}
+
+// helpHref is where the link with id points, made absolute.
+func (p *Page) helpHref(id string) string {
+	p.t.Helper()
+	return Eval[string](p, "document.getElementById("+quote(id)+").href")
+}
+
+// OpenHelp opens the help page at url and waits until it is in its language, with
+// the list of error messages made.
+func OpenHelp(t testing.TB, b *harness.Browser, s *Server, url string) *Page {
+	t.Helper()
+	p := Open(t, b, s, url)
+	p.WaitStep("help")
+	p.WaitJS("the help page ready", "document.getElementById('lang-toggle').checkVisibility() && "+
+		"document.querySelectorAll('#error-list dt').length > 0")
+	return p
 }
 
 func chipOf(t testing.TB, s *Server, serial string) *virtual.Chip {

@@ -77,7 +77,9 @@ func (p *Page) SwitchLanguage(lang string) {
 	if p.Lang() != lang {
 		p.Click("#lang-toggle")
 	}
-	heading := p.srv.Text(p.t, lang, "app.heading")
+	// The heading in the catalogue's words for lang: the activation page's or the
+	// help page's, as the heading names its key.
+	heading := p.srv.Text(p.t, lang, Eval[string](p, "document.querySelector('h1').dataset.i18n"))
 	probe := "document.documentElement.lang === " + quote(lang) + " && document.querySelector('h1').textContent.trim() === " + quote(heading)
 	p.WaitView("the page in "+lang, StepTimeout, func(View) bool { return Eval[bool](p, probe) })
 }

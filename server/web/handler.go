@@ -17,7 +17,7 @@ import (
 )
 
 // Handler serves a folder made by Build from memory: the pages by name ("/" is
-// index.html) and the assets by their hashed names only. Every other path is a 404:
+// index.html, "/help" is help.html as well as "/help.html") and the assets by their hashed names only. Every other path is a 404:
 // there is no file system behind it to walk out of.
 type Handler struct {
 	files    map[string]*file // by URL path
@@ -100,6 +100,10 @@ func NewHandlerFS(fsys fs.FS, opts ...Option) (*Handler, error) {
 		h.files["/"+name] = f
 		if path.Base(name) == "index.html" {
 			h.files[strings.TrimSuffix("/"+name, "index.html")] = f
+		} else {
+			// A page is also at its clean name: help.html at /help, the address a
+			// person can read out and type.
+			h.files["/"+strings.TrimSuffix(name, path.Ext(name))] = f
 		}
 		return nil
 	})

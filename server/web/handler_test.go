@@ -69,6 +69,7 @@ func TestHandlerServes(t *testing.T) {
 		{"root is index.html", "/", "", "index.html", "text/html; charset=utf-8", "", cacheRevalidate},
 		{"index.html by name", "/index.html", "", "index.html", "text/html; charset=utf-8", "", cacheRevalidate},
 		{"another page", "/chip.html", "gzip, deflate, br", "chip.html", "text/html; charset=utf-8", "br", cacheRevalidate},
+		{"a page at its clean name", "/chip", "", "chip.html", "text/html; charset=utf-8", "", cacheRevalidate},
 		{"a folder's index", "/help/", "gzip", "help/index.html", "text/html; charset=utf-8", "gzip", cacheRevalidate},
 		{"the module", "/" + man["main.wasm"], "br", man["main.wasm"], "application/wasm", "br", cacheImmutable},
 		{"wasm_exec.js", "/" + man["wasm_exec.js"], "gzip;q=1, br;q=0.5", man["wasm_exec.js"], "text/javascript; charset=utf-8", "gzip", cacheImmutable},
@@ -187,7 +188,8 @@ func TestHandlerRefuses(t *testing.T) {
 		{"the manifest file", http.MethodGet, "/manifest.json", http.StatusNotFound},
 		{"a precompressed file by name", http.MethodGet, asset + ".br", http.StatusNotFound},
 		{"another case", http.MethodGet, strings.ToUpper(asset), http.StatusNotFound},
-		{"a page without .html", http.MethodGet, "/chip", http.StatusNotFound},
+		{"a page's clean name with a slash", http.MethodGet, "/chip/", http.StatusNotFound},
+		{"a folder without its slash", http.MethodGet, "/help", http.StatusNotFound},
 		{"a folder", http.MethodGet, "/i18n/", http.StatusNotFound},
 		{"traversal", http.MethodGet, "/../../etc/passwd", http.StatusNotFound},
 		{"encoded traversal", http.MethodGet, "/%2e%2e/%2e%2e/etc/passwd", http.StatusNotFound},
@@ -275,7 +277,7 @@ func FuzzHandler(f *testing.F) {
 	f.Add("GET", "/", "br", "")
 	f.Add("HEAD", "/"+man["main.wasm"], "gzip;q=0.5, br;q=0", `"x"`)
 	f.Add("GET", "/../manifest.json", "*;q=0", "*")
-	served := map[string]bool{"/": true, "/index.html": true, "/chip.html": true, "/help/": true, "/help/index.html": true}
+	served := map[string]bool{"/": true, "/index.html": true, "/chip.html": true, "/chip": true, "/help/": true, "/help/index.html": true}
 	for _, hashed := range man {
 		served["/"+hashed] = true
 	}
