@@ -224,8 +224,6 @@ func reportSizes(b *testing.B, out io.Writer, moduleAssets, minimalAssets, depsA
 	return ratio(mod[2], min[2]), ratio(mod[2], deps[2])
 }
 
-func kb(n int64) string { return fmt.Sprintf("%d B (%.0f KiB)", n, float64(n)/1024) }
-
 func ratio(a, b int64) float64 { return float64(a) / float64(b) }
 
 // reportLoads times cold loads of the page with the module and with the minimal
