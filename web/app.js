@@ -100,9 +100,10 @@ async function main() {
   let loaded = null;
   loading.then((l) => { loaded = l; }, () => {});
 
-  const [{ I18n, storedLanguage, storeLanguage }, { createApi }, moduleMod, ...stepMods] = await Promise.all([
+  const [{ I18n, storedLanguage, storeLanguage }, { createApi }, { setupHistory }, moduleMod, ...stepMods] = await Promise.all([
     import(asset('i18n.js')),
     import(asset('api.js')),
+    import(asset('history.js')),
     moduleJS,
     import(asset('step-password.js')),
     import(asset('step-chip.js')),
@@ -134,6 +135,19 @@ async function main() {
   }
 
   const view = createView(i18n);
+  // Back and Forward move between the steps where the server's state allows it.
+  view.show = setupHistory({
+    show: view.show,
+    state: () => api.state(),
+    render: (state) => render(state),
+    revisit: (name, state) => {
+      flow.state = state;
+      if (name === 'chip') flow.transport.clear();
+      return chip.enter(state);
+    },
+    say: (key) => view.showError([key]),
+    fail: (err) => fail(err),
+  });
   applyLanguage();
   byId('lang-toggle').addEventListener('click', async () => {
     const next = i18n.lang === 'da' ? 'en' : 'da';

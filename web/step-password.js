@@ -23,6 +23,7 @@ export function setup(flow) {
   const userIdNote = document.getElementById('password-user-id');
   const progress = document.getElementById('password-progress');
   const next = document.getElementById('next-password');
+  const progressText = document.getElementById('password-working');
   let params = null; // the pending or answered GET /password/params
   let seq = 0; // the newest check; older answers are dropped
   let busy = false;
@@ -135,6 +136,12 @@ export function setup(flow) {
     if (!on) progress.hidden = true;
   }
 
+  function working(key) {
+    i18n.set(progressText, key);
+    progress.hidden = false;
+    flow.status(i18n.t(key));
+  }
+
   async function submit() {
     if (busy) return;
     flow.clearError();
@@ -143,6 +150,8 @@ export function setup(flow) {
     const again = repeat.value.normalize('NFC');
     setBusy(true);
     try {
+      // Next before the module is ready: say so, and go on by ourselves once it is.
+      if (!flow.mitidNow()) working('password.loading');
       const [mitid, p] = await Promise.all([flow.mitid(), params ?? loadParams()]);
       const { reasons } = await mitid.checkPassword(password, p.user_id || flow.state?.user_id || '');
       if (reasons.length > 0) {
@@ -162,8 +171,7 @@ export function setup(flow) {
         repeat.focus();
         return;
       }
-      progress.hidden = false;
-      flow.status(i18n.t('password.working'));
+      working('password.working');
       const verifier = await flow.derive(password, p);
       const state = await api.setPassword(verifier);
       pw.value = '';
