@@ -111,10 +111,11 @@ bench: chromium
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout=30m ./e2e/bench/
 	$(GO) test -run='^$$' -bench=SweepStall -benchtime=1x -count=1 ./server/store/
 
-## screenshots: every step at a phone (390×844) and a desktop (1280×800) viewport into
-## docs/screenshots (TestScreenshots; under make test its pictures go to a temporary folder)
+## screenshots: every step, in English and Danish, at a phone (390×844) and a desktop (1280×800) viewport into
+## docs/screenshots, with the states of a browser that cannot connect (TestScreenshots, TestDeviceStates;
+## under make test the pictures are taken and checked, not kept)
 screenshots: build chromium
-	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(GO) test -count=1 -run '^TestScreenshots$$' ./e2e/ -args -screenshots=$(CURDIR)/docs/screenshots
+	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(GO) test -count=1 -run '^(TestScreenshots|TestDeviceStates)$$' ./e2e/ -args -screenshots=$(CURDIR)/docs/screenshots
 
 clean:
 	rm -rf $(OUT) $(BIN)

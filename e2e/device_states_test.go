@@ -1,14 +1,7 @@
 package e2e_test
 
 import (
-	"bytes"
-	"image/png"
-	"os"
-	"path/filepath"
 	"testing"
-
-	"github.com/chromedp/cdproto/input"
-	"github.com/chromedp/chromedp"
 
 	"mitidchip/e2e/harness"
 	"mitidchip/e2e/scenario"
@@ -18,7 +11,7 @@ import (
 // never reaches: an iPhone told at once (device), its handover code (handover), and
 // the other device's page for the code (continue). Each has no WCAG 2.1 A/AA
 // violation in either language, and each is pictured at a phone's and a desktop's
-// size, in English, as <viewport>-<state>.png (make screenshots keeps them).
+// size in both languages, as TestScreenshots pictures the steps (make screenshots keeps them).
 func TestDeviceStates(t *testing.T) {
 	s := scenario.Start(t, scenario.Production())
 	axe := scenario.LoadAxe(t)
@@ -32,29 +25,8 @@ func TestDeviceStates(t *testing.T) {
 			for _, v := range r.Violations {
 				t.Errorf("%s, %s: expected no WCAG 2.1 A/AA violations, got %s", state, lang, v)
 			}
+			shoot(t, p, *screenshots, state, lang)
 		})
-		p.UseLanguage("en")
-		p.B.Do(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 0, 0))
-		for _, v := range viewports {
-			shot := picture(t, p, v)
-			if _, err := png.DecodeConfig(bytes.NewReader(shot)); err != nil {
-				t.Fatalf("screenshot %s-%s: expected a PNG, got %v", v.name, state, err)
-			}
-			if *screenshots == "" {
-				continue
-			}
-			img, err := png.Decode(bytes.NewReader(shot))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var small bytes.Buffer
-			if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&small, fewColours(img)); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(*screenshots, v.name+"-"+state+".png"), small.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 
 	a := harness.New(t, harness.WithoutWebBluetooth())

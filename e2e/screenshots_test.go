@@ -38,9 +38,9 @@ var viewports = []viewport{
 	{name: "desktop", width: 1280, height: 800, scale: 1},
 }
 
-// Every step in English, the whole page, at a phone's viewport (390×844 CSS px, at
-// 2 device pixels per px as phones have) and a desktop's (1280×800), as
-// <viewport>-<step>.png.
+// Every step in English and in Danish, the whole page, at a phone's viewport (390×844
+// CSS px, at 2 device pixels per px as phones have) and a desktop's (1280×800), as
+// <viewport>-<step>.png and <viewport>-<step>-da.png.
 func TestScreenshots(t *testing.T) {
 	dir := *screenshots
 	if dir != "" {
@@ -53,47 +53,62 @@ func TestScreenshots(t *testing.T) {
 		if len(taken) == 0 {
 			p.UseLanguage("en")
 		}
-		// The pointer off the controls: a hover colour is not part of the step.
-		p.B.Do(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 0, 0))
 		if stop == "chip" {
 			// The virtual chip is dev mode's; a citizen's page never offers it.
 			scenario.Eval[bool](p, "(document.getElementById('virtual').hidden = true)")
 			defer scenario.Eval[bool](p, "!(document.getElementById('virtual').hidden = false)")
 		}
-		for _, v := range viewports {
-			name := filepath.Join(dir, v.name+"-"+stop+".png")
-			shot := picture(t, p, v)
-			size, err := png.DecodeConfig(bytes.NewReader(shot))
-			if err != nil {
-				t.Fatalf("screenshot %s: expected a PNG, got %v", name, err)
-			}
-			if w, h := int(float64(v.width)*v.scale), int(float64(v.height)*v.scale); size.Width != w || size.Height < h {
-				t.Fatalf("screenshot %s: expected %d px wide and at least %d px high, got %d×%d", name, w, h, size.Width, size.Height)
-			}
-			taken = append(taken, name)
-			if dir == "" {
-				continue
-			}
-			img, err := png.Decode(bytes.NewReader(shot))
-			if err != nil {
-				t.Fatalf("screenshot %s: %v", name, err)
-			}
-			// Chromium encodes for speed; the pictures go into the repository.
-			var small bytes.Buffer
-			if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&small, fewColours(img)); err != nil {
-				t.Fatalf("screenshot %s: %v", name, err)
-			}
-			if err := os.WriteFile(name, small.Bytes(), 0o644); err != nil {
-				t.Fatalf("screenshot: %v", err)
-			}
-		}
+		p.InEachLanguage(func(lang string) {
+			taken = append(taken, shoot(t, p, dir, stop, lang)...)
+		})
 	})
-	if want := len(scenario.TourStops) * len(viewports); len(taken) != want {
+	if want := len(scenario.TourStops) * len(viewports) * len(scenario.Languages); len(taken) != want {
 		t.Fatalf("screenshots: expected %d, got %d: %v", want, len(taken), taken)
 	}
 	if dir != "" {
 		t.Logf("%d screenshots in %s", len(taken), dir)
 	}
+}
+
+// shoot pictures the page at every viewport as <viewport>-<name>.png (English) or
+// <viewport>-<name>-<lang>.png, checks each picture's size, and keeps it in dir
+// unless dir is "". It returns the file names.
+func shoot(t *testing.T, p *scenario.Page, dir, name, lang string) []string {
+	t.Helper()
+	// The pointer off the controls: a hover colour is not part of the step.
+	p.B.Do(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 0, 0))
+	if lang != "en" {
+		name += "-" + lang
+	}
+	var files []string
+	for _, v := range viewports {
+		file := filepath.Join(dir, v.name+"-"+name+".png")
+		shot := picture(t, p, v)
+		size, err := png.DecodeConfig(bytes.NewReader(shot))
+		if err != nil {
+			t.Fatalf("screenshot %s: expected a PNG, got %v", file, err)
+		}
+		if w, h := int(float64(v.width)*v.scale), int(float64(v.height)*v.scale); size.Width != w || size.Height < h {
+			t.Fatalf("screenshot %s: expected %d px wide and at least %d px high, got %d×%d", file, w, h, size.Width, size.Height)
+		}
+		files = append(files, file)
+		if dir == "" {
+			continue
+		}
+		img, err := png.Decode(bytes.NewReader(shot))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", file, err)
+		}
+		// Chromium encodes for speed; the pictures go into the repository.
+		var small bytes.Buffer
+		if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&small, fewColours(img)); err != nil {
+			t.Fatalf("screenshot %s: %v", file, err)
+		}
+		if err := os.WriteFile(file, small.Bytes(), 0o644); err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+	}
+	return files
 }
 
 // picture is a PNG of the whole page at viewport v, once the page has been laid out
