@@ -31,25 +31,29 @@ func TestReadyz(t *testing.T) {
 		probe    func(context.Context) error
 		wantCode int
 		wantLog  string // in the log, never in the body
+		// timeout is the probe's: a minute where the test is not about it, so a busy
+		// machine cannot make a good probe late; a nanosecond where it is, so the
+		// deadline has passed before the probe starts, whatever the machine's speed.
+		timeout time.Duration
 	}{
-		{"probe ok", func(context.Context) error { return nil }, 200, ""},
+		{"probe ok", func(context.Context) error { return nil }, 200, "", time.Minute},
 		{"probe fails", func(context.Context) error {
 			return errors.New("dial tcp db.internal:5432: connection refused")
-		}, 503, "db.internal:5432"},
+		}, 503, "db.internal:5432", time.Minute},
 		{"probe honours the deadline", func(ctx context.Context) error {
 			<-ctx.Done()
 			return ctx.Err()
-		}, 503, "deadline exceeded"},
+		}, 503, "deadline exceeded", time.Nanosecond},
 		{"probe ignores the deadline", func(context.Context) error {
 			<-release
 			return nil
-		}, 503, "deadline exceeded"},
-		{"probe panics", func(context.Context) error { panic("nil store") }, 503, "nil store"},
+		}, 503, "deadline exceeded", time.Nanosecond},
+		{"probe panics", func(context.Context) error { panic("nil store") }, 503, "nil store", time.Minute},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			h := AccessLog(NewLogger(&buf, slog.LevelInfo), readyz(tc.probe, time.Now, 5*time.Millisecond, ReadyFresh))
+			h := AccessLog(NewLogger(&buf, slog.LevelInfo), readyz(tc.probe, time.Now, tc.timeout, ReadyFresh))
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 			if rec.Code != tc.wantCode {
