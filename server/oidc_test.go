@@ -3,9 +3,14 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"mitidchip/server/dev"
+	"mitidchip/server/dev/demosite"
 
 	"mitidchip/server/store"
 	"mitidchip/server/web"
@@ -55,5 +60,30 @@ func TestOIDCMounted(t *testing.T) {
 	}
 	if n, err := s.Sweep(ctx); err != nil || n != 1 {
 		t.Errorf("sweep: expected the expired request, got %d (%v)", n, err)
+	}
+}
+
+// TestDemoSiteMounted: dev mode with the demo site starts it on its own port and
+// registers it as a client of the provider.
+func TestDemoSiteMounted(t *testing.T) {
+	c := testConfig(t, true)
+	m := dev.New(dev.WithDemoSite("127.0.0.1:0"))
+	c.Dev = m
+	s := newServer(t, c)
+	if m.DemoSite() == "" {
+		t.Fatal("no demo site address")
+	}
+	cl, err := s.Store.OIDCClient(context.Background(), demosite.ClientID)
+	if err != nil || len(cl.RedirectURIs) != 1 || cl.RedirectURIs[0] != m.DemoSite()+"/callback" || cl.SecretHash == nil {
+		t.Errorf("demo client: %+v (%v)", cl, err)
+	}
+	resp, err := http.Get(m.DemoSite() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "Log på med MitID") {
+		t.Errorf("demo site: %d\n%s", resp.StatusCode, b)
 	}
 }

@@ -136,6 +136,9 @@ func serve(args []string, cfg server.Config, stdout io.Writer, dev func() server
 			fmt.Fprintf(stdout, "Activation link: %s\n", s.Link)
 			fmt.Fprintf(stdout, "Virtual chips:   %s/dev/chip.html\n", cfg.Origin)
 			fmt.Fprintf(stdout, "A fresh link:    %s/dev/link\n", cfg.Origin)
+			if d, ok := cfg.Dev.(interface{ DemoSite() string }); ok && d.DemoSite() != "" {
+				fmt.Fprintf(stdout, "Demo site:       %s (Log på med MitID)\n", d.DemoSite())
+			}
 		}
 	})
 }
