@@ -121,8 +121,8 @@ type Server struct {
 	Handler  http.Handler
 	Store    *store.SQLite
 	OIDC     *oidc.Provider // the OpenID Connect provider; the logon ceremony calls its Finish
-	Link     string   // dev mode: a fresh activation link for the demo person
-	Timeouts Timeouts // DefaultTimeouts from New; read by Serve and HTTPServer
+	Link     string         // dev mode: a fresh activation link for the demo person
+	Timeouts Timeouts       // DefaultTimeouts from New; read by Serve and HTTPServer
 	log      *slog.Logger
 	now      func() time.Time
 }
