@@ -24,6 +24,7 @@ import (
 	"mitidchip/server/clientip"
 	"mitidchip/server/handoff"
 	"mitidchip/server/observe"
+	"mitidchip/server/oidc"
 	"mitidchip/server/registry"
 	"mitidchip/server/seal"
 	"mitidchip/server/store"
@@ -108,6 +109,7 @@ type Dev interface {
 type DevMount struct {
 	Config   Config
 	Registry *registry.Registry
+	Store    store.Store // the demo site registers itself as an OIDC client
 	Mux      *http.ServeMux
 	Assets   web.Manifest // the built page's, for the dev page to link its stylesheet
 	Log      *slog.Logger
@@ -118,8 +120,9 @@ type DevMount struct {
 type Server struct {
 	Handler  http.Handler
 	Store    *store.SQLite
-	Link     string   // dev mode: a fresh activation link for the demo person
-	Timeouts Timeouts // DefaultTimeouts from New; read by Serve and HTTPServer
+	OIDC     *oidc.Provider // the OpenID Connect provider; the logon ceremony calls its Finish
+	Link     string         // dev mode: a fresh activation link for the demo person
+	Timeouts Timeouts       // DefaultTimeouts from New; read by Serve and HTTPServer
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -219,8 +222,18 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 	if err != nil {
 		return nil, fmt.Errorf("server: the page (run `make build`): %w", err)
 	}
+	sealKey, err := c.SealKey()
+	if err != nil {
+		return nil, err
+	}
+	provider, err := oidc.New(ctx, oidc.Config{Store: st, Origin: c.Origin, Sealer: seal.NewSealer(sealKey, rand.Reader),
+		SealKey: sealKey, Now: now, Rand: rand.Reader})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	a.Register(mux)
+	provider.Register(mux)
 	mux.Handle("GET /healthz", observe.Healthz())
 	mux.Handle("GET /readyz", observe.Readyz(st.Probe, now))
 	mux.Handle("GET /metrics", metrics.Handler())
@@ -228,9 +241,9 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 	// The page on the other device of a handover (docs/api.md): the same page, which
 	// takes the code from its fragment.
 	mux.Handle("GET "+api.ContinuePath, continuePage(page))
-	s := &Server{Store: st, Timeouts: DefaultTimeouts(), log: log, now: now}
+	s := &Server{Store: st, OIDC: provider, Timeouts: DefaultTimeouts(), log: log, now: now}
 	if c.Dev != nil {
-		s.Link, err = c.Dev.Mount(ctx, DevMount{Config: c, Registry: reg, Mux: mux, Assets: page.Manifest(), Log: log, Now: now})
+		s.Link, err = c.Dev.Mount(ctx, DevMount{Config: c, Registry: reg, Store: st, Mux: mux, Assets: page.Manifest(), Log: log, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("server: dev mode: %w", err)
 		}
@@ -262,15 +275,24 @@ func (c Config) Registry(st store.Store) (*registry.Registry, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("server: no certificates in %s", c.RootsFile)
 	}
+	key, err := c.SealKey()
+	if err != nil {
+		return nil, err
+	}
+	return registry.New(st, roots, seal.NewSealer(key, rand.Reader)), nil
+}
+
+// SealKey reads the seal key, which seals chip seeds and the OIDC signing keys.
+func (c Config) SealKey() (seal.Key, error) {
 	keyText, err := os.ReadFile(c.SealKeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("server: seal key: %w", err)
+		return seal.Key{}, fmt.Errorf("server: seal key: %w", err)
 	}
 	key, err := seal.ParseKey(strings.TrimSpace(string(keyText)))
 	if err != nil {
-		return nil, fmt.Errorf("server: seal key in %s: %w", c.SealKeyFile, err)
+		return seal.Key{}, fmt.Errorf("server: seal key in %s: %w", c.SealKeyFile, err)
 	}
-	return registry.New(st, roots, seal.NewSealer(key, rand.Reader)), nil
+	return key, nil
 }
 
 // HTTPServer is the http.Server that Serve runs: s.Handler with s.Timeouts and
@@ -315,7 +337,8 @@ func (s *Server) Serve(ctx context.Context, addr string, grace time.Duration, re
 	return nil
 }
 
-// sweep drops expired sessions and handoff records now and then.
+// sweep drops expired sessions, handoff records and OIDC requests and tokens now
+// and then.
 func (s *Server) sweep(ctx context.Context) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()

@@ -26,7 +26,7 @@ import (
 	"mitidchip/server/web"
 )
 
-const usage = `mitid-chip: the MitID chip activation server.
+const usage = `mitid-chip: the MitID chip activation server and OpenID Connect provider.
 
 Usage:
   mitid-chip serve [-dev]              serve the page and the activation API
@@ -41,6 +41,12 @@ Usage:
                                        their wrong codes and its attempts
   mitid-chip chips revoke SERIAL       revoke a chip for good (lost, stolen, faulty)
                                        show, unlock and revoke are audited
+  mitid-chip clients add --id ID --name NAME --redirect-uri URI [--redirect-uri URI...] [--public]
+                                       register a site that logs people on (OpenID
+                                       Connect); prints its secret once (none if --public)
+  mitid-chip clients list              the registered sites
+  mitid-chip clients remove --id ID    remove a site with its pending logons and tokens
+                                       add and remove are audited
   mitid-chip assets -out DIR SRC...    build the page: hashed names, .br and .gz
 
 Environment (defaults suit running from the repository's root):
@@ -95,6 +101,8 @@ func Run(args []string, stdout io.Writer, getenv func(string) string, dev func()
 		return mintLink(args[1:], cfg, getenv, stdout)
 	case "chips":
 		return chips(args[1:], cfg, stdout)
+	case "clients":
+		return clients(args[1:], cfg, stdout, time.Now())
 	case "assets":
 		return assets(args[1:], stdout)
 	}
@@ -128,6 +136,9 @@ func serve(args []string, cfg server.Config, stdout io.Writer, dev func() server
 			fmt.Fprintf(stdout, "Activation link: %s\n", s.Link)
 			fmt.Fprintf(stdout, "Virtual chips:   %s/dev/chip.html\n", cfg.Origin)
 			fmt.Fprintf(stdout, "A fresh link:    %s/dev/link\n", cfg.Origin)
+			if d, ok := cfg.Dev.(interface{ DemoSite() string }); ok && d.DemoSite() != "" {
+				fmt.Fprintf(stdout, "Demo site:       %s (Log på med MitID)\n", d.DemoSite())
+			}
 		}
 	})
 }

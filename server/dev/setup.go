@@ -8,15 +8,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"mitidchip/chip/manufacturer"
 	"mitidchip/server"
+	"mitidchip/server/dev/demosite"
 	"mitidchip/server/handoff"
+	"mitidchip/server/oidc"
 	"mitidchip/server/registry"
 	"mitidchip/server/seal"
+	"mitidchip/server/store"
 )
 
 // Mode is dev mode as the server assembles it (server.Config.Dev). After the server
@@ -25,12 +30,30 @@ type Mode struct {
 	Chips  *Chips
 	chips  []manufacturer.Chip
 	issuer *handoff.Issuer
+	// demoAddr is where the demo site listens (WithDemoSite); empty: no demo site.
+	demoAddr string
+	// DemoSiteURL is the demo site's address once Mount started it.
+	DemoSiteURL string
 }
 
 var _ server.Dev = (*Mode)(nil)
 
+// Option configures dev mode.
+type Option func(*Mode)
+
+// WithDemoSite makes Mount start the demo site, "Demo Kommune – selvbetjening", a
+// relying party of the server's OpenID Connect provider, on addr ("host:port"; port
+// 0 picks one).
+func WithDemoSite(addr string) Option { return func(m *Mode) { m.demoAddr = addr } }
+
 // New returns dev mode, ready for server.Config.Dev.
-func New() *Mode { return &Mode{} }
+func New(opts ...Option) *Mode {
+	m := &Mode{}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
+}
 
 // Prepare creates, on first start, everything dev mode needs in the data folder: the
 // app backend's key pair, a seal key, a manufacturer CA trusted as a root, and a batch
@@ -93,7 +116,49 @@ func (m *Mode) Mount(ctx context.Context, d server.DevMount) (string, error) {
 		return "", err
 	}
 	d.Mux.Handle("GET /dev/{file...}", page)
+	if m.demoAddr != "" {
+		if m.DemoSiteURL, err = startDemoSite(ctx, m.demoAddr, d); err != nil {
+			return "", fmt.Errorf("demo site: %w", err)
+		}
+	}
 	return m.Chips.Link(d.Config.Origin, DemoPerson, DemoUserID)
+}
+
+// startDemoSite listens on addr, registers the demo site as a client of the
+// provider with a fresh secret (it lives in memory: the next start registers it
+// again), and serves it until ctx ends.
+func startDemoSite(ctx context.Context, addr string, d server.DevMount) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	origin := "http://" + ln.Addr().String()
+	c, secret, err := oidc.NewClient(demosite.ClientID, demosite.Name, []string{demosite.RedirectURI(origin)}, false, rand.Reader, d.Now())
+	if err == nil {
+		if err = d.Store.RemoveClient(ctx, demosite.ClientID); errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+	}
+	if err == nil {
+		err = d.Store.AddClient(ctx, c)
+	}
+	if err != nil {
+		ln.Close()
+		return "", err
+	}
+	srv := &http.Server{
+		Handler:           demosite.New(demosite.Config{Issuer: d.Config.Origin, ClientSecret: secret, Origin: origin, Log: d.Log}),
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: time.Minute,
+	}
+	go srv.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	d.Log.Info("demo site", "url", origin, "client_id", demosite.ClientID)
+	return origin, nil
 }
 
 // importFile imports a delivery file into the registry; a re-import adds nothing.
@@ -117,3 +182,6 @@ func writeIfAbsent(path string, b []byte) error {
 	}
 	return WriteFile(path, b)
 }
+
+// DemoSite is the demo site's address, empty if none was started.
+func (m *Mode) DemoSite() string { return m.DemoSiteURL }

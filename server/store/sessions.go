@@ -414,14 +414,15 @@ func casSession(ctx context.Context, tx *sql.Tx, s Session, set string, args []a
 	return Session{}, ErrConflict
 }
 
-// DeleteExpired drops sessions and used handoffs that expired before now, batch rows
+// DeleteExpired drops sessions, used handoffs, handovers, OIDC authorization requests
+// and OIDC access tokens that expired before now, batch rows
 // per transaction.
 func (st *SQLite) DeleteExpired(ctx context.Context, now time.Time, batch int) (int, error) {
 	if batch < 1 {
 		return 0, fmt.Errorf("store: delete expired rows: batch %d is below 1", batch)
 	}
 	total := 0
-	for _, table := range []string{"activation_sessions", "used_handoffs", "handovers"} {
+	for _, table := range []string{"activation_sessions", "used_handoffs", "handovers", "oidc_auth_requests", "oidc_tokens"} {
 		for {
 			if err := ctx.Err(); err != nil {
 				return total, fmt.Errorf("store: delete expired rows of %s: %w", table, err)

@@ -133,8 +133,10 @@ func (s *SQLite) Ping(ctx context.Context) error {
 	return nil
 }
 
-// migrate applies, in one transaction, every embedded migration newer than the
-// version recorded in the database. Files are named NNNN_what.sql, numbered from 1.
+// migrate applies, in one transaction, every embedded migration the database has not
+// recorded. Files are named NNNN_what.sql with numbers rising; a number may be
+// missing (branches number their migrations apart and are merged in any order), so
+// each file is applied by whether its own number is recorded, not by the highest.
 func (s *SQLite) migrate(ctx context.Context) error {
 	entries, err := fs.ReadDir(migrationFiles, "migrations")
 	if err != nil {
@@ -145,19 +147,31 @@ func (s *SQLite) migrate(ctx context.Context) error {
 			version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
 			return err
 		}
-		var have int
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		have := map[int]bool{}
+		rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
 			return err
 		}
-		if have > len(entries) {
-			return fmt.Errorf("database schema version %d is newer than this program's %d", have, len(entries))
-		}
-		for i, e := range entries { // ReadDir sorts by name
-			num, _, _ := strings.Cut(e.Name(), "_")
-			if v, err := strconv.Atoi(num); err != nil || v != i+1 {
-				return fmt.Errorf("migration %s: want number %04d", e.Name(), i+1)
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return err
 			}
-			if i+1 <= have {
+			have[v] = true
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		known, last := map[int]bool{}, 0
+		for _, e := range entries { // ReadDir sorts by name
+			num, _, _ := strings.Cut(e.Name(), "_")
+			v, err := strconv.Atoi(num)
+			if err != nil || v <= last || len(num) != 4 {
+				return fmt.Errorf("migration %s: want a four-digit number above %04d", e.Name(), last)
+			}
+			last, known[v] = v, true
+			if have[v] {
 				continue
 			}
 			body, err := migrationFiles.ReadFile("migrations/" + e.Name())
@@ -167,8 +181,13 @@ func (s *SQLite) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return fmt.Errorf("migration %s: %w", e.Name(), err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, i+1, e.Name()); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, v, e.Name()); err != nil {
 				return err
+			}
+		}
+		for v := range have {
+			if !known[v] {
+				return fmt.Errorf("database has schema migration %04d, which this program does not know: it is newer", v)
 			}
 		}
 		return nil
@@ -252,6 +271,10 @@ var dumpOrder = [][2]string{
 	{"activation_sessions", "id"},
 	{"used_handoffs", "token_id"},
 	{"handovers", "lookup_hash"},
+	{"oidc_clients", "client_id"},
+	{"oidc_auth_requests", "id"},
+	{"oidc_tokens", "id"},
+	{"oidc_keys", "kid"},
 	{"audit_log", "id"},
 }
 

@@ -249,6 +249,9 @@ type Store interface {
 	// Otherwise it fails with ErrHandoffUsed and changes nothing; ErrNotFound if
 	// tokenID was never redeemed.
 	RedeemAgain(ctx context.Context, tokenID string, requestHash, cookieHash []byte, at time.Time, audit ...AuditEntry) (Session, error)
+	// OIDCStore keeps the OpenID Connect provider's clients, requests, codes, tokens
+	// and keys (oidc.go).
+	OIDCStore
 	// CreateHandover and RedeemHandover move an activation at the password step to
 	// another device by a short one-time code (see handover.go for the contract).
 	CreateHandover(ctx context.Context, h Handover, audit ...AuditEntry) error
@@ -320,7 +323,8 @@ type Store interface {
 
 	// AuditEntries lists an activation's audit trail, oldest first.
 	AuditEntries(ctx context.Context, activationID string) ([]AuditEntry, error)
-	// DeleteExpired drops sessions, used handoffs and handovers whose expiry is before now, in
+	// DeleteExpired drops sessions, used handoffs, handovers, OIDC authorization requests
+	// and OIDC access tokens whose expiry is before now, in
 	// transactions of at most batch rows each so that other writers are not held up,
 	// and says how many rows went (also when it fails part way, with the error). A
 	// handoff row outlives its token (Handoff.ExpiresAt), so a replay is still refused
