@@ -134,7 +134,8 @@ func (s *SQLite) Ping(ctx context.Context) error {
 }
 
 // migrate applies, in one transaction, every embedded migration newer than the
-// version recorded in the database. Files are named NNNN_what.sql, numbered from 1.
+// version recorded in the database. Files are named NNNN_what.sql, numbered from 1
+// upwards.
 func (s *SQLite) migrate(ctx context.Context) error {
 	entries, err := fs.ReadDir(migrationFiles, "migrations")
 	if err != nil {
@@ -149,15 +150,25 @@ func (s *SQLite) migrate(ctx context.Context) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
 			return err
 		}
-		if have > len(entries) {
-			return fmt.Errorf("database schema version %d is newer than this program's %d", have, len(entries))
-		}
-		for i, e := range entries { // ReadDir sorts by name
+		// A migration's version is its file's number. Numbers rise from file to
+		// file; one may be skipped (branches that reserve numbers are merged in any
+		// order), but a database is never at a version the program does not know.
+		last := 0
+		for _, e := range entries { // ReadDir sorts by name
 			num, _, _ := strings.Cut(e.Name(), "_")
-			if v, err := strconv.Atoi(num); err != nil || v != i+1 {
-				return fmt.Errorf("migration %s: want number %04d", e.Name(), i+1)
+			v, err := strconv.Atoi(num)
+			if err != nil || len(num) != 4 || v <= last {
+				return fmt.Errorf("migration %s: want a 4-digit number above %04d", e.Name(), last)
 			}
-			if i+1 <= have {
+			last = v
+		}
+		if have > last {
+			return fmt.Errorf("database schema version %d is newer than this program's %d", have, last)
+		}
+		for _, e := range entries {
+			num, _, _ := strings.Cut(e.Name(), "_")
+			v, _ := strconv.Atoi(num)
+			if v <= have {
 				continue
 			}
 			body, err := migrationFiles.ReadFile("migrations/" + e.Name())
@@ -167,7 +178,7 @@ func (s *SQLite) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return fmt.Errorf("migration %s: %w", e.Name(), err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, i+1, e.Name()); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, v, e.Name()); err != nil {
 				return err
 			}
 		}
@@ -248,6 +259,7 @@ func (s *SQLite) AuditEntries(ctx context.Context, activationID string) ([]Audit
 var dumpOrder = [][2]string{
 	{"persons", "person_id"},
 	{"chips", "serial"},
+	{"chip_blocks", "serial"},
 	{"chip_failures", "serial, person_id"},
 	{"activation_sessions", "id"},
 	{"used_handoffs", "token_id"},

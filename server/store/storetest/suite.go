@@ -48,6 +48,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Handover", func(t *testing.T) { testHandover(t, open) })
 	t.Run("HandoverWrongCodes", func(t *testing.T) { testHandoverWrongCodes(t, open) })
 	t.Run("HandoverRace", func(t *testing.T) { testHandoverRace(t, open) })
+	t.Run("BlockChip", func(t *testing.T) { testBlockChip(t, open) })
+	t.Run("PersonAudit", func(t *testing.T) { testPersonAudit(t, open) })
 }
 
 // env is one store under test with the fixtures the cases build on.
