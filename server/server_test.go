@@ -238,6 +238,7 @@ func TestProductionServesNoDevFiles(t *testing.T) {
 		{http.MethodGet, "/dev%2Fchips"},
 		{http.MethodGet, "/dev/chips/MC-000001"},
 		{http.MethodGet, "/dev/link"},
+		{http.MethodGet, "/dev/block-link"},
 		{http.MethodPost, "/dev/chips/MC-000001/press"},
 		{http.MethodPost, "/dev%2Fchips%2FMC-000001%2Fpress"},
 		{http.MethodPost, "/dev/chips/MC-000001/frame"},
