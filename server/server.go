@@ -21,6 +21,7 @@ import (
 	"mitidchip/credential/kdf"
 	"mitidchip/server/activation"
 	"mitidchip/server/api"
+	"mitidchip/server/block"
 	"mitidchip/server/clientip"
 	"mitidchip/server/handoff"
 	"mitidchip/server/observe"
@@ -205,8 +206,15 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 	if err != nil {
 		return nil, err
 	}
+	blocks, err := block.New(st, now)
+	if err != nil {
+		return nil, err
+	}
+	verifier := handoff.NewVerifier(pub, c.HandoffIssuer, c.HandoffAudience, now)
 	a, err := api.New(api.Config{
-		Ceremony: ceremony, Handoff: handoff.NewVerifier(pub, c.HandoffIssuer, c.HandoffAudience, now),
+		Ceremony: ceremony, Handoff: verifier,
+		// The same app backend and key; each endpoint accepts tokens of its own purpose.
+		Block: blocks, BlockHandoff: verifier.For(handoff.PurposeBlockChip),
 		Metrics: metrics, Now: now, Origin: c.Origin, SecureCookie: secure, ClientAddr: proxies.Addr,
 	})
 	if err != nil {

@@ -65,6 +65,7 @@ const TERMINAL = {
   chip_unknown: { title: 'fatal.chip_unknown', next: 'next.other_chip', retry: 'action.other_chip' },
   chip_not_attested: { title: 'fatal.chip_not_attested', next: 'next.other_chip', retry: 'action.other_chip' },
   chip_revoked: { title: 'fatal.chip_revoked', next: 'next.other_chip', retry: 'action.other_chip' },
+  chip_blocked: { title: 'fatal.chip_blocked', next: 'next.order_chip', retry: 'action.other_chip' },
   chip_taken: { title: 'fatal.chip_taken', next: 'next.other_chip', retry: 'action.other_chip' },
   chip_locked: { title: 'fatal.chip_locked', next: 'next.chip_locked', retry: 'action.retry' },
   module_load: { title: 'fatal.module_load', next: 'next.reload', retry: 'action.reload' },

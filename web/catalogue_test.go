@@ -407,6 +407,7 @@ func TestReferences(t *testing.T) {
 	pages := map[string][]string{
 		"index.html": {"app.js", "step-password.js", "step-chip.js", "step-code.js", "step-sign.js", "step-device.js"},
 		"help.html":  {"help.js"},
+		"block.html": {"block.js"},
 		devPage:      {devScript},
 	}
 	for page, scripts := range pages {

@@ -353,6 +353,8 @@ func chipRefused(err error) error {
 	switch {
 	case errors.Is(err, registry.ErrUnknownChip):
 		return refuse(CodeChipUnknown, err)
+	case errors.Is(err, registry.ErrBlocked):
+		return refuse(CodeChipBlocked, err)
 	case errors.Is(err, registry.ErrRevoked), errors.Is(err, registry.ErrRetired):
 		return refuse(CodeChipRevoked, err)
 	case errors.Is(err, registry.ErrUntrustedCA), errors.Is(err, registry.ErrNotAttested):
@@ -448,6 +450,8 @@ func (c *Ceremony) Finish(ctx context.Context, s store.Session, signature []byte
 	}
 	out, err := c.cfg.Store.Complete(ctx, s, c.cfg.Now(), c.audit(s, "activation_completed", map[string]any{"serial": s.ChipSerial}))
 	switch {
+	case errors.Is(err, store.ErrChipBlocked):
+		return s, refuse(CodeChipBlocked, err)
 	case errors.Is(err, store.ErrChipTaken):
 		return s, refuse(CodeChipTaken, err)
 	case errors.Is(err, store.ErrConflict):

@@ -26,6 +26,7 @@ const (
 	CodeChipUnknown       Code = "chip_unknown"
 	CodeChipNotAttested   Code = "chip_not_attested"
 	CodeChipRevoked       Code = "chip_revoked"
+	CodeChipBlocked       Code = "chip_blocked"
 	CodeChipTaken         Code = "chip_taken"
 	CodeChipLocked        Code = "chip_locked"
 	CodeTooManyCodes      Code = "too_many_codes"

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mitidchip/server/activation"
+	"mitidchip/server/block"
 	"mitidchip/server/clientip"
 	"mitidchip/server/handoff"
 	"mitidchip/server/observe"
@@ -43,6 +44,11 @@ type Config struct {
 	// minute: requests to the API of any kind, handoff redemptions and code attempts.
 	// Zero means the default (120, 20, 20).
 	RequestsPerMinute, HandoffPerMinute, CodesPerMinute int
+	// Block blocks a person's chip from the MitID app's block handoff, verified by
+	// BlockHandoff (a Verifier for handoff.PurposeBlockChip). Both nil: the API has
+	// no block endpoints.
+	Block        *block.Service
+	BlockHandoff *handoff.Verifier
 	// HandoversPerMinute bounds tries to redeem a handover code per address (default
 	// 10); each handover also takes at most activation.HandoverMaxWrong wrong codes.
 	HandoversPerMinute int
@@ -64,6 +70,15 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.Origin == "" {
 		return nil, errors.New("api: config needs the page's Origin")
+	}
+	if (cfg.Block == nil) != (cfg.BlockHandoff == nil) {
+		return nil, errors.New("api: config needs Block and BlockHandoff together")
+	}
+	if cfg.BlockHandoff != nil && cfg.BlockHandoff.Purpose() != handoff.PurposeBlockChip {
+		return nil, errors.New("api: BlockHandoff must verify block tokens (handoff.PurposeBlockChip)")
+	}
+	if cfg.Handoff.Purpose() != handoff.Purpose {
+		return nil, errors.New("api: Handoff must verify activation tokens (handoff.Purpose)")
 	}
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = clientip.Peer
@@ -104,6 +119,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	} {
 		mux.HandleFunc(pattern, a.limited(h))
 	}
+	a.registerBlock(mux)
 }
 
 // limited puts the per-address request limit before everything else a handler does,

@@ -91,6 +91,7 @@ var status = map[activation.Code]int{
 	activation.CodeChipUnknown:       http.StatusConflict,
 	activation.CodeChipNotAttested:   http.StatusConflict,
 	activation.CodeChipRevoked:       http.StatusConflict,
+	activation.CodeChipBlocked:       http.StatusConflict,
 	activation.CodeChipTaken:         http.StatusConflict,
 	activation.CodeCodeUsed:          http.StatusConflict,
 	activation.CodeActivationBlocked: http.StatusForbidden,

@@ -7,10 +7,11 @@ var ErrorCodes = []string{
 	"out_of_order", "activation_blocked", "already_completed",
 	"handoff_invalid", "handoff_expired", "handoff_used", "too_many_handoffs", "too_many_sessions",
 	"verifier_invalid", "hello_invalid",
-	"chip_unknown", "chip_not_attested", "chip_revoked", "chip_taken", "chip_locked",
+	"chip_unknown", "chip_not_attested", "chip_revoked", "chip_blocked", "chip_taken", "chip_locked",
 	"too_many_codes",
 	"code_format", "code_wrong", "code_used",
 	"signature_invalid",
 	"handover_wrong", "handover_expired", "handover_used", "handover_void",
+	"no_active_chip", "chip_changed",
 	"internal",
 }

@@ -169,6 +169,17 @@ func (c *Chips) Link(origin, personID, userID string) (string, error) {
 	return origin + "/#t=" + tok, nil
 }
 
+// BlockLink mints a fresh block link for a person, as the MitID app does when the
+// person chooses to block a lost chip: the page at /block with a token whose purpose
+// is blocking (handoff.PurposeBlockChip).
+func (c *Chips) BlockLink(origin, personID, userID string) (string, error) {
+	tok, _, err := c.issuer.For(handoff.PurposeBlockChip).Issue(personID, userID)
+	if err != nil {
+		return "", err
+	}
+	return origin + "/block#t=" + tok, nil
+}
+
 // Register adds the dev endpoints to mux. origin is the page's origin
 // (scheme://host[:port]); every dev request must be addressed to its host, and every
 // POST must come from it (see sameSite).
@@ -186,6 +197,18 @@ func (c *Chips) Register(mux *http.ServeMux, origin string) error {
 		link, err := c.Link(origin, person, user)
 		if err != nil {
 			http.Error(w, "cannot mint a handoff link: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		http.Redirect(w, r, link, http.StatusSeeOther)
+	})
+	handle("GET /dev/block-link", func(w http.ResponseWriter, r *http.Request) {
+		person, user := r.URL.Query().Get("person"), r.URL.Query().Get("user")
+		if person == "" {
+			person, user = DemoPerson, DemoUserID
+		}
+		link, err := c.BlockLink(origin, person, user)
+		if err != nil {
+			http.Error(w, "cannot mint a block link: "+err.Error(), http.StatusBadRequest)
 			return
 		}
 		http.Redirect(w, r, link, http.StatusSeeOther)

@@ -11,10 +11,20 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Purpose is the value of the "pur" claim. A token signed by the same backend for
-// anything else (a login, another product) is refused here even though its signature
-// is good.
+// Purpose is the value of the "pur" claim of a token that starts a chip activation.
+// A token signed by the same backend for anything else (a login, another product,
+// blocking a chip) is refused by a Verifier for this purpose even though its
+// signature is good.
 const Purpose = "mitid-chip-activation"
+
+// PurposeBlockChip is the "pur" claim of a token that lets the person block their
+// active chip (lost or stolen) without the chip. It never starts an activation, and
+// an activation token never blocks: each endpoint verifies with a Verifier for its
+// own purpose (Verifier.For).
+const PurposeBlockChip = "mitid-chip-block"
+
+// knownPurpose reports whether p is a purpose this package issues and verifies.
+func knownPurpose(p string) bool { return p == Purpose || p == PurposeBlockChip }
 
 // TokenType is the JOSE "typ" header value (explicit typing, RFC 8725 §3.11), a second
 // guard against a JWT made for another use being accepted as a handoff token.
@@ -57,6 +67,7 @@ type Claims struct {
 	TokenID  string // jti: unique per token; the store redeems each one once
 	PersonID string // sub: the person the app's backend identified
 	UserID   string // uid: the person's MitID user id, if they already have one; may be empty
+	Purpose  string // pur: what the token is for, the one purpose its Verifier accepts
 	Expiry   time.Time
 	IssuedAt time.Time
 }

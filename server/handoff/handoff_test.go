@@ -125,7 +125,7 @@ func TestVerify(t *testing.T) {
 		return func(t *testing.T) string { return craft(t, jwt.SigningMethodEdDSA, k.priv, f) }
 	}
 	fixed := func(s string) func(*testing.T) string { return func(*testing.T) string { return s } }
-	crafted := Claims{TokenID: testJTI, PersonID: "person-1", Expiry: t0.Add(5 * time.Minute), IssuedAt: t0}
+	crafted := Claims{TokenID: testJTI, PersonID: "person-1", Purpose: Purpose, Expiry: t0.Add(5 * time.Minute), IssuedAt: t0}
 
 	tests := []struct {
 		name  string
@@ -139,7 +139,7 @@ func TestVerify(t *testing.T) {
 		{name: "valid with user id and UUID jti", token: edit(func(_ map[string]any, c jwt.MapClaims) {
 			c["uid"] = "Søren Kierkegaard 1813"
 			c["jti"] = "6f1c2b7e-3d4a-4c8e-9b1f-2a7d5e9c0b13"
-		}), claim: &Claims{TokenID: "6f1c2b7e-3d4a-4c8e-9b1f-2a7d5e9c0b13", PersonID: "person-1", UserID: "Søren Kierkegaard 1813", Expiry: t0.Add(5 * time.Minute), IssuedAt: t0}},
+		}), claim: &Claims{TokenID: "6f1c2b7e-3d4a-4c8e-9b1f-2a7d5e9c0b13", PersonID: "person-1", UserID: "Søren Kierkegaard 1813", Purpose: Purpose, Expiry: t0.Add(5 * time.Minute), IssuedAt: t0}},
 		{name: "typ with application/ prefix", token: edit(func(h map[string]any, _ jwt.MapClaims) { h["typ"] = "application/" + TokenType }), claim: &crafted},
 		{name: "aud as a single string", token: edit(func(_ map[string]any, c jwt.MapClaims) { c["aud"] = testAud }), claim: &crafted},
 
@@ -153,7 +153,7 @@ func TestVerify(t *testing.T) {
 		}), want: ErrClaims},
 		{name: "iat ahead within leeway", token: edit(func(_ map[string]any, c jwt.MapClaims) {
 			c["iat"] = verifyAt.Add(Leeway - time.Second).Unix()
-		}), claim: &Claims{TokenID: testJTI, PersonID: "person-1", Expiry: t0.Add(5 * time.Minute), IssuedAt: verifyAt.Add(Leeway - time.Second)}},
+		}), claim: &Claims{TokenID: testJTI, PersonID: "person-1", Purpose: Purpose, Expiry: t0.Add(5 * time.Minute), IssuedAt: verifyAt.Add(Leeway - time.Second)}},
 
 		{name: "tampered payload", token: fixed(segment(issued, 1, func(string) string {
 			c := baseClaims()
@@ -313,7 +313,7 @@ func TestIssue(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Issue: %v", err)
 	}
-	want := Claims{TokenID: c.TokenID, PersonID: "person-1", UserID: "user-1", IssuedAt: t0, Expiry: t0.Add(5 * time.Minute)}
+	want := Claims{TokenID: c.TokenID, PersonID: "person-1", UserID: "user-1", Purpose: Purpose, IssuedAt: t0, Expiry: t0.Add(5 * time.Minute)}
 	if c != want {
 		t.Fatalf("Issue claims:\n got %+v\nwant %+v", c, want)
 	}
@@ -440,7 +440,7 @@ func TestVerifyDocExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	want := Claims{TokenID: "xsFQqRJSCxx8acINSMRk4w", PersonID: "f3a9c1e0-person", IssuedAt: t0, Expiry: t0.Add(5 * time.Minute)}
+	want := Claims{TokenID: "xsFQqRJSCxx8acINSMRk4w", PersonID: "f3a9c1e0-person", Purpose: Purpose, IssuedAt: t0, Expiry: t0.Add(5 * time.Minute)}
 	if got != want {
 		t.Fatalf("Verify claims:\n got %+v\nwant %+v", got, want)
 	}

@@ -19,8 +19,17 @@ type Issuer struct {
 	issuer   string
 	audience string
 	ttl      time.Duration
+	purpose  string // "" means Purpose
 	now      func() time.Time
 	rand     io.Reader
+}
+
+// For returns an Issuer like i whose tokens are for purpose (Purpose or
+// PurposeBlockChip); Issue refuses any other.
+func (i *Issuer) For(purpose string) *Issuer {
+	j := *i
+	j.purpose = purpose
+	return &j
 }
 
 // NewIssuer returns an Issuer whose tokens live for ttl (at most MaxLifetime; Issue
@@ -40,6 +49,13 @@ func (i *Issuer) Issue(personID, userID string) (string, Claims, error) {
 	}
 	if i.issuer == "" || i.audience == "" {
 		return "", Claims{}, errors.New("issue handoff token: issuer and audience must be set")
+	}
+	purpose := i.purpose
+	if purpose == "" {
+		purpose = Purpose
+	}
+	if !knownPurpose(purpose) {
+		return "", Claims{}, fmt.Errorf("issue handoff token: unknown purpose %q", purpose)
 	}
 	if !validPersonID(personID) {
 		return "", Claims{}, fmt.Errorf("issue handoff token: person id must be 1 to %d bytes of printable UTF-8", maxPersonID)
@@ -68,6 +84,7 @@ func (i *Issuer) Issue(personID, userID string) (string, Claims, error) {
 		TokenID:  base64.RawURLEncoding.EncodeToString(id[:]),
 		PersonID: personID,
 		UserID:   userID,
+		Purpose:  purpose,
 		IssuedAt: iat,
 		Expiry:   iat.Add(i.ttl.Truncate(time.Second)),
 	}
@@ -84,7 +101,7 @@ func (i *Issuer) Issue(personID, userID string) (string, Claims, error) {
 			IssuedAt:  jwt.NewNumericDate(c.IssuedAt),
 			ID:        c.TokenID,
 		},
-		Purpose: Purpose,
+		Purpose: c.Purpose,
 		UserID:  c.UserID,
 	})
 	tok.Header["typ"] = TokenType

@@ -20,23 +20,37 @@ type Verifier struct {
 	pub      ed25519.PublicKey
 	issuer   string
 	audience string
+	purpose  string
 	now      func() time.Time
 }
 
 // NewVerifier returns a Verifier that accepts only tokens signed by the key matching
-// pub, from issuer, for exactly audience. A nil now means time.Now.
+// pub, from issuer, for exactly audience, whose purpose is activation (Purpose). A
+// nil now means time.Now.
 func NewVerifier(pub ed25519.PublicKey, issuer, audience string, now func() time.Time) *Verifier {
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{pub: slices.Clone(pub), issuer: issuer, audience: audience, now: now}
+	return &Verifier{pub: slices.Clone(pub), issuer: issuer, audience: audience, purpose: Purpose, now: now}
 }
+
+// For returns a Verifier like v that accepts tokens of purpose alone (Purpose or
+// PurposeBlockChip); a token of any other purpose is ErrPurpose. With a purpose this
+// package does not know, it refuses every token.
+func (v *Verifier) For(purpose string) *Verifier {
+	w := *v
+	w.purpose = purpose
+	return &w
+}
+
+// Purpose is the one purpose v accepts.
+func (v *Verifier) Purpose() string { return v.purpose }
 
 // Verify checks token and returns its claims. The checks run in this order, and the
 // first that fails decides the error: size (ErrMalformed); encoding and JSON
 // (ErrMalformed); alg is EdDSA and the signature is good (ErrSignature); no "crit"
 // header (ErrMalformed); issuer (ErrIssuer); audience, exactly one and equal
-// (ErrAudience); typ header and "pur" claim (ErrPurpose); exp present and not passed
+// (ErrAudience); typ header and "pur" claim, which must be v's purpose (ErrPurpose); exp present and not passed
 // (ErrExpired); iat present and not in the future, nbf if present reached, lifetime
 // at most MaxLifetime, jti, sub and uid well-formed (ErrClaims). Time checks allow
 // Leeway of clock skew.
@@ -116,8 +130,11 @@ func (v *Verifier) check(header map[string]any, wc *wireClaims, now time.Time) (
 	if typ, _ := header["typ"].(string); !strings.EqualFold(typ, TokenType) && !strings.EqualFold(typ, "application/"+TokenType) {
 		return Claims{}, fmt.Errorf("%w: typ %q, want %q", ErrPurpose, typ, TokenType)
 	}
-	if wc.Purpose != Purpose {
-		return Claims{}, fmt.Errorf("%w: pur %q, want %q", ErrPurpose, wc.Purpose, Purpose)
+	if !knownPurpose(v.purpose) {
+		return Claims{}, fmt.Errorf("%w: verifier for unknown purpose %q", ErrPurpose, v.purpose)
+	}
+	if wc.Purpose != v.purpose {
+		return Claims{}, fmt.Errorf("%w: pur %q, want %q", ErrPurpose, wc.Purpose, v.purpose)
 	}
 
 	if wc.ExpiresAt == nil {
@@ -150,5 +167,5 @@ func (v *Verifier) check(header map[string]any, wc *wireClaims, now time.Time) (
 	if !validUserID(wc.UserID) {
 		return Claims{}, fmt.Errorf("%w: uid must be empty or up to %d printable characters", ErrClaims, maxUserID)
 	}
-	return Claims{TokenID: wc.ID, PersonID: wc.Subject, UserID: wc.UserID, Expiry: exp, IssuedAt: iat}, nil
+	return Claims{TokenID: wc.ID, PersonID: wc.Subject, UserID: wc.UserID, Purpose: wc.Purpose, Expiry: exp, IssuedAt: iat}, nil
 }

@@ -37,6 +37,7 @@ var (
 	ErrUnknownChip  = errors.New("registry: chip not in the registry")
 	ErrNotAttested  = errors.New("registry: chip attestation does not verify")
 	ErrRevoked      = errors.New("registry: chip revoked")
+	ErrBlocked      = errors.New("registry: chip blocked by its holder")
 	ErrRetired      = errors.New("registry: chip retired")
 	ErrUntrustedCA  = errors.New("registry: delivery certificate not issued by a trusted manufacturer")
 	ErrWrongCode    = errors.New("registry: one-time code does not match")
@@ -84,7 +85,7 @@ func (r *Registry) Import(ctx context.Context, file io.Reader, now time.Time) (a
 // Attest decides whether the chip that said hello may be bound: it must be in the
 // registry with the very certificate it presents, that certificate must chain to a
 // trusted root and name the chip's serial and public key, and the chip must be
-// neither revoked nor retired. Whether it is bound to someone else is for the caller,
+// neither revoked (ErrRevoked, or ErrBlocked when its holder blocked it) nor retired. Whether it is bound to someone else is for the caller,
 // who knows the person. It returns the chip's record.
 func (r *Registry) Attest(ctx context.Context, h chip.Hello, now time.Time) (store.Chip, error) {
 	c, err := r.store.Chip(ctx, h.Serial)
@@ -110,6 +111,15 @@ func (r *Registry) Attest(ctx context.Context, h chip.Hello, now time.Time) (sto
 	}
 	switch c.Status {
 	case store.ChipRevoked:
+		// Revoked by an operator, or blocked by its holder: the person is told which,
+		// since what they do next differs (order a new chip).
+		_, err := r.store.ChipBlock(ctx, c.Serial)
+		switch {
+		case err == nil:
+			return store.Chip{}, ErrBlocked
+		case !errors.Is(err, store.ErrNotFound):
+			return store.Chip{}, err
+		}
 		return store.Chip{}, ErrRevoked
 	case store.ChipRetired:
 		return store.Chip{}, ErrRetired

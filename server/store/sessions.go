@@ -371,6 +371,15 @@ func (st *SQLite) Complete(ctx context.Context, s Session, at time.Time, audit .
 			return fmt.Errorf("bind chip %s: %w", out.ChipSerial, err)
 		}
 		if !bound {
+			// A chip its holder blocked is refused as such, so the person is told
+			// to order a new one rather than that someone else has it.
+			blocked, err := exists(ctx, tx, `SELECT 1 FROM chip_blocks WHERE serial = ?`, out.ChipSerial)
+			if err != nil {
+				return fmt.Errorf("chip %s: %w", out.ChipSerial, err)
+			}
+			if blocked {
+				return fmt.Errorf("chip %s: %w", out.ChipSerial, ErrChipBlocked)
+			}
 			return fmt.Errorf("chip %s: %w", out.ChipSerial, ErrChipTaken)
 		}
 		if err := st.hit("complete/bind"); err != nil {

@@ -267,6 +267,7 @@ func (s *SQLite) AuditEntries(ctx context.Context, activationID string) ([]Audit
 var dumpOrder = [][2]string{
 	{"persons", "person_id"},
 	{"chips", "serial"},
+	{"chip_blocks", "serial"},
 	{"chip_failures", "serial, person_id"},
 	{"activation_sessions", "id"},
 	{"used_handoffs", "token_id"},

@@ -82,7 +82,8 @@ const (
 type ChipStatus string
 
 // The chip statuses. A chip goes available → bound → retired; revoked is set by an
-// operator at any time and is final.
+// operator at any time, or by the chip's holder who blocks it (SelfService.BlockChip,
+// which records a ChipBlock beside it), and is final.
 const (
 	ChipAvailable ChipStatus = "available"
 	ChipBound     ChipStatus = "bound"
@@ -234,6 +235,9 @@ type Failpoint func(step string) error
 // s.Version name that snapshot, and the call fails with ErrConflict if the row has
 // moved on. They return the session as written, with Version bumped.
 type Store interface {
+	// SelfService: a person blocks their chip, and reads their own activity.
+	SelfService
+
 	// RedeemHandoff marks h.TokenID used (ErrHandoffUsed if it was), creates the person
 	// if absent (ErrUserIDTaken if h.UserID is another person's), and inserts s as a new
 	// session in StateRedeemed with Version 1. s.PersonID must be empty or h.PersonID.
@@ -295,8 +299,8 @@ type Store interface {
 	RejectCode(ctx context.Context, s Session, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, ChipFailure, error)
 	// Complete finishes a session in StateCodeVerified: the person gets the session's
 	// password verifier and KDF, the chip they had is retired, the session's chip is
-	// bound to them (ErrChipTaken unless it is available or already theirs), and the
-	// session becomes StateCompleted. The chip's ChipFailures go: a bound chip takes
+	// bound to them (ErrChipTaken unless it is available or already theirs;
+	// ErrChipBlocked if its holder blocked it), and the session becomes StateCompleted. The chip's ChipFailures go: a bound chip takes
 	// codes from its holder alone, whose own were reset by their right code.
 	Complete(ctx context.Context, s Session, at time.Time, audit ...AuditEntry) (Session, error)
 

@@ -86,6 +86,15 @@ func testFailpoints(t *testing.T, open Opener) {
 				return err
 			}
 		}},
+		{"block", func(e env) func() error {
+			e.importChips("C1")
+			e.bound("tok-1", "p1", "C1", 100)
+			e.present(e.redeem("tok-2", "p2"), "C1") // a session the block ends
+			return func() error {
+				_, err := e.st.BlockChip(e.ctx, blockOf("btok-1", "p1", "C1", t0), blockAudit("p1", "C1", t0))
+				return err
+			}
+		}},
 		{"probe", func(e env) func() error {
 			return func() error { return e.st.Probe(e.ctx) }
 		}},

@@ -53,6 +53,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("OIDCCodes", func(t *testing.T) { testOIDCCodes(t, open) })
 	t.Run("OIDCCodeRace", func(t *testing.T) { testOIDCCodeRace(t, open) })
 	t.Run("OIDCKeys", func(t *testing.T) { testOIDCKeys(t, open) })
+	t.Run("BlockChip", func(t *testing.T) { testBlockChip(t, open) })
+	t.Run("PersonAudit", func(t *testing.T) { testPersonAudit(t, open) })
 }
 
 // env is one store under test with the fixtures the cases build on.
