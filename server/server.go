@@ -23,6 +23,7 @@ import (
 	"mitidchip/server/api"
 	"mitidchip/server/clientip"
 	"mitidchip/server/handoff"
+	"mitidchip/server/logon"
 	"mitidchip/server/observe"
 	"mitidchip/server/registry"
 	"mitidchip/server/seal"
@@ -49,7 +50,11 @@ type Config struct {
 	HandoffAudience  string // HANDOFF_AUDIENCE: this service's name in the tokens
 	HandoffPublicKey string // HANDOFF_PUBLIC_KEY_FILE: PEM; in dev, derived from the dev key
 	SealKeyFile      string // SEAL_KEY_FILE: base64 32-byte key that seals TOTP seeds
-	RootsFile        string // TRUSTED_ROOTS_FILE: PEM manufacturer CA certificates
+	// LogonKeyFile (LOGON_KEY_FILE) is the base64 32-byte logon key: it keys the hash
+	// that names user IDs in the store and the salts answered for user IDs no one has
+	// (server/logon). The server does not start without it; dev mode makes it.
+	LogonKeyFile string
+	RootsFile    string // TRUSTED_ROOTS_FILE: PEM manufacturer CA certificates
 }
 
 // Load reads the configuration from environment variables, with defaults that suit
@@ -72,6 +77,7 @@ func Load(getenv func(string) string) Config {
 	c.HandoffAudience = get("HANDOFF_AUDIENCE", c.Origin)
 	c.HandoffPublicKey = get("HANDOFF_PUBLIC_KEY_FILE", filepath.Join(c.DataDir, "keys", "handoff-public.pem"))
 	c.SealKeyFile = get("SEAL_KEY_FILE", filepath.Join(c.DataDir, "keys", "seal.key"))
+	c.LogonKeyFile = get("LOGON_KEY_FILE", filepath.Join(c.DataDir, "keys", "logon.key"))
 	c.RootsFile = get("TRUSTED_ROOTS_FILE", filepath.Join(c.DataDir, "trusted-roots.pem"))
 	return c
 }
@@ -118,8 +124,10 @@ type DevMount struct {
 type Server struct {
 	Handler  http.Handler
 	Store    *store.SQLite
-	Link     string   // dev mode: a fresh activation link for the demo person
-	Timeouts Timeouts // DefaultTimeouts from New; read by Serve and HTTPServer
+	API      *api.API        // LoggedOn tells handlers added later who is logged on
+	Logon    *logon.Ceremony // SetAuthRequests plugs in an OIDC provider
+	Link     string          // dev mode: a fresh activation link for the demo person
+	Timeouts Timeouts        // DefaultTimeouts from New; read by Serve and HTTPServer
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -202,9 +210,20 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 	if err != nil {
 		return nil, err
 	}
+	logonKey, err := readKey(c.LogonKeyFile, "logon key (LOGON_KEY_FILE)")
+	if err != nil {
+		return nil, err
+	}
+	logons, err := logon.New(logon.Config{
+		Store: st, Registry: reg, Key: logonKey, Origin: c.Origin, Now: now, Rand: rand.Reader, KDF: kdf.DefaultParams(),
+	})
+	if err != nil {
+		return nil, err
+	}
 	a, err := api.New(api.Config{
 		Ceremony: ceremony, Handoff: handoff.NewVerifier(pub, c.HandoffIssuer, c.HandoffAudience, now),
 		Metrics: metrics, Now: now, Origin: c.Origin, SecureCookie: secure, ClientAddr: proxies.Addr,
+		Logon: logons,
 	})
 	if err != nil {
 		return nil, err
@@ -228,7 +247,9 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 	// The page on the other device of a handover (docs/api.md): the same page, which
 	// takes the code from its fragment.
 	mux.Handle("GET "+api.ContinuePath, continuePage(page))
-	s := &Server{Store: st, Timeouts: DefaultTimeouts(), log: log, now: now}
+	// Mit MitID is for a logged-on person; anyone else goes to the logon page.
+	mux.Handle("GET /mit", a.RequireLogon(page))
+	s := &Server{Store: st, API: a, Logon: logons, Timeouts: DefaultTimeouts(), log: log, now: now}
 	if c.Dev != nil {
 		s.Link, err = c.Dev.Mount(ctx, DevMount{Config: c, Registry: reg, Mux: mux, Assets: page.Manifest(), Log: log, Now: now})
 		if err != nil {
@@ -262,15 +283,24 @@ func (c Config) Registry(st store.Store) (*registry.Registry, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("server: no certificates in %s", c.RootsFile)
 	}
-	keyText, err := os.ReadFile(c.SealKeyFile)
+	key, err := readKey(c.SealKeyFile, "seal key")
 	if err != nil {
-		return nil, fmt.Errorf("server: seal key: %w", err)
-	}
-	key, err := seal.ParseKey(strings.TrimSpace(string(keyText)))
-	if err != nil {
-		return nil, fmt.Errorf("server: seal key in %s: %w", c.SealKeyFile, err)
+		return nil, err
 	}
 	return registry.New(st, roots, seal.NewSealer(key, rand.Reader)), nil
+}
+
+// readKey reads a 32-byte key file (base64 or hex, as seal.ParseKey reads it).
+func readKey(path, what string) (seal.Key, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return seal.Key{}, fmt.Errorf("server: %s: %w", what, err)
+	}
+	key, err := seal.ParseKey(strings.TrimSpace(string(text)))
+	if err != nil {
+		return seal.Key{}, fmt.Errorf("server: %s in %s: %w", what, path, err)
+	}
+	return key, nil
 }
 
 // HTTPServer is the http.Server that Serve runs: s.Handler with s.Timeouts and

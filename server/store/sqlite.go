@@ -252,6 +252,9 @@ var dumpOrder = [][2]string{
 	{"activation_sessions", "id"},
 	{"used_handoffs", "token_id"},
 	{"handovers", "lookup_hash"},
+	{"logon_challenges", "id"},
+	{"logon_failures", "user_key"},
+	{"logon_sessions", "id"},
 	{"audit_log", "id"},
 }
 

@@ -48,6 +48,9 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Handover", func(t *testing.T) { testHandover(t, open) })
 	t.Run("HandoverWrongCodes", func(t *testing.T) { testHandoverWrongCodes(t, open) })
 	t.Run("HandoverRace", func(t *testing.T) { testHandoverRace(t, open) })
+	t.Run("Logon", func(t *testing.T) { testLogon(t, open) })
+	t.Run("LogonLock", func(t *testing.T) { testLogonLock(t, open) })
+	t.Run("LogonRace", func(t *testing.T) { testLogonRace(t, open) })
 }
 
 // env is one store under test with the fixtures the cases build on.
