@@ -39,7 +39,7 @@ var testKDF = kdf.Params{Time: 1, MemoryKiB: 8192, Threads: 1}
 // bench is both ceremonies on a real SQLite store and registry, with a clock the
 // test moves and chips minted by a trusted CA: no HTTP anywhere.
 type bench struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	now   time.Time
 	st    *store.SQLite
@@ -50,7 +50,7 @@ type bench struct {
 	n     int
 }
 
-func newBench(t *testing.T, auth logon.AuthRequests) *bench {
+func newBench(t testing.TB, auth logon.AuthRequests) *bench {
 	t.Helper()
 	b := &bench{t: t, ctx: context.Background(), now: t0}
 	st, err := store.Open(filepath.Join(t.TempDir(), "activation.db"))
