@@ -110,6 +110,7 @@ run: build
 bench: chromium
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout=30m ./e2e/bench/
 	$(GO) test -run='^$$' -bench=SweepStall -benchtime=1x -count=1 ./server/store/
+	$(GO) test -run='^$$' -bench=LogonThroughput -benchtime=1x -count=1 ./server/logon/
 
 ## screenshots: every step, in English and Danish, at a phone (390×844) and a desktop (1280×800) viewport into
 ## docs/screenshots, with the states of a browser that cannot connect (TestScreenshots, TestDeviceStates;

@@ -29,7 +29,7 @@ func TestSlowBodyCutOff(t *testing.T) {
 	s.Timeouts.Read = 200 * time.Millisecond
 	base := serve(t, s)
 
-	tok, _, err := p.Issuer(c, time.Now).Issue("slow-person", "")
+	tok, _, err := p.Issuer(c, time.Now).Issue("slow-person", "slow.person")
 	if err != nil {
 		t.Fatal(err)
 	}

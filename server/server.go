@@ -24,6 +24,7 @@ import (
 	"mitidchip/server/block"
 	"mitidchip/server/clientip"
 	"mitidchip/server/handoff"
+	"mitidchip/server/logon"
 	"mitidchip/server/observe"
 	"mitidchip/server/oidc"
 	"mitidchip/server/registry"
@@ -51,7 +52,11 @@ type Config struct {
 	HandoffAudience  string // HANDOFF_AUDIENCE: this service's name in the tokens
 	HandoffPublicKey string // HANDOFF_PUBLIC_KEY_FILE: PEM; in dev, derived from the dev key
 	SealKeyFile      string // SEAL_KEY_FILE: base64 32-byte key that seals TOTP seeds
-	RootsFile        string // TRUSTED_ROOTS_FILE: PEM manufacturer CA certificates
+	// LogonKeyFile (LOGON_KEY_FILE) is the base64 32-byte logon key: it keys the hash
+	// that names user IDs in the store and the salts answered for user IDs no one has
+	// (server/logon). The server does not start without it; dev mode makes it.
+	LogonKeyFile string
+	RootsFile    string // TRUSTED_ROOTS_FILE: PEM manufacturer CA certificates
 }
 
 // Load reads the configuration from environment variables, with defaults that suit
@@ -74,6 +79,7 @@ func Load(getenv func(string) string) Config {
 	c.HandoffAudience = get("HANDOFF_AUDIENCE", c.Origin)
 	c.HandoffPublicKey = get("HANDOFF_PUBLIC_KEY_FILE", filepath.Join(c.DataDir, "keys", "handoff-public.pem"))
 	c.SealKeyFile = get("SEAL_KEY_FILE", filepath.Join(c.DataDir, "keys", "seal.key"))
+	c.LogonKeyFile = get("LOGON_KEY_FILE", filepath.Join(c.DataDir, "keys", "logon.key"))
 	c.RootsFile = get("TRUSTED_ROOTS_FILE", filepath.Join(c.DataDir, "trusted-roots.pem"))
 	return c
 }
@@ -121,9 +127,11 @@ type DevMount struct {
 type Server struct {
 	Handler  http.Handler
 	Store    *store.SQLite
-	OIDC     *oidc.Provider // the OpenID Connect provider; the logon ceremony calls its Finish
-	Link     string         // dev mode: a fresh activation link for the demo person
-	Timeouts Timeouts       // DefaultTimeouts from New; read by Serve and HTTPServer
+	OIDC     *oidc.Provider  // the OpenID Connect provider; the logon ceremony calls its Finish
+	API      *api.API        // LoggedOn tells handlers added later who is logged on
+	Logon    *logon.Ceremony // the logon ceremony
+	Link     string          // dev mode: a fresh activation link for the demo person
+	Timeouts Timeouts        // DefaultTimeouts from New; read by Serve and HTTPServer
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -211,11 +219,33 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 		return nil, err
 	}
 	verifier := handoff.NewVerifier(pub, c.HandoffIssuer, c.HandoffAudience, now)
+	sealKey, err := c.SealKey()
+	if err != nil {
+		return nil, err
+	}
+	provider, err := oidc.New(ctx, oidc.Config{Store: st, Origin: c.Origin, Sealer: seal.NewSealer(sealKey, rand.Reader),
+		SealKey: sealKey, Now: now, Rand: rand.Reader})
+	if err != nil {
+		return nil, err
+	}
+	logonKey, err := readKey(c.LogonKeyFile, "logon key (LOGON_KEY_FILE)")
+	if err != nil {
+		return nil, err
+	}
+	logons, err := logon.New(logon.Config{
+		Store: st, Registry: reg, Key: logonKey, Origin: c.Origin, Now: now, Rand: rand.Reader, KDF: kdf.DefaultParams(),
+		// The provider's authorization requests are finished by a logon at /logon.
+		AuthRequests: provider,
+	})
+	if err != nil {
+		return nil, err
+	}
 	a, err := api.New(api.Config{
 		Ceremony: ceremony, Handoff: verifier,
 		// The same app backend and key; each endpoint accepts tokens of its own purpose.
 		Block: blocks, BlockHandoff: verifier.For(handoff.PurposeBlockChip),
 		Metrics: metrics, Now: now, Origin: c.Origin, SecureCookie: secure, ClientAddr: proxies.Addr,
+		Logon: logons,
 	})
 	if err != nil {
 		return nil, err
@@ -230,15 +260,6 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 	if err != nil {
 		return nil, fmt.Errorf("server: the page (run `make build`): %w", err)
 	}
-	sealKey, err := c.SealKey()
-	if err != nil {
-		return nil, err
-	}
-	provider, err := oidc.New(ctx, oidc.Config{Store: st, Origin: c.Origin, Sealer: seal.NewSealer(sealKey, rand.Reader),
-		SealKey: sealKey, Now: now, Rand: rand.Reader})
-	if err != nil {
-		return nil, err
-	}
 	mux := http.NewServeMux()
 	a.Register(mux)
 	provider.Register(mux)
@@ -249,7 +270,9 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 	// The page on the other device of a handover (docs/api.md): the same page, which
 	// takes the code from its fragment.
 	mux.Handle("GET "+api.ContinuePath, continuePage(page))
-	s := &Server{Store: st, OIDC: provider, Timeouts: DefaultTimeouts(), log: log, now: now}
+	// Mit MitID is for a logged-on person; anyone else goes to the logon page.
+	mux.Handle("GET /mit", a.RequireLogon(page))
+	s := &Server{Store: st, OIDC: provider, API: a, Logon: logons, Timeouts: DefaultTimeouts(), log: log, now: now}
 	if c.Dev != nil {
 		s.Link, err = c.Dev.Mount(ctx, DevMount{Config: c, Registry: reg, Store: st, Mux: mux, Assets: page.Manifest(), Log: log, Now: now})
 		if err != nil {
@@ -291,14 +314,17 @@ func (c Config) Registry(st store.Store) (*registry.Registry, error) {
 }
 
 // SealKey reads the seal key, which seals chip seeds and the OIDC signing keys.
-func (c Config) SealKey() (seal.Key, error) {
-	keyText, err := os.ReadFile(c.SealKeyFile)
+func (c Config) SealKey() (seal.Key, error) { return readKey(c.SealKeyFile, "seal key") }
+
+// readKey reads a 32-byte key file (base64 or hex, as seal.ParseKey reads it).
+func readKey(path, what string) (seal.Key, error) {
+	text, err := os.ReadFile(path)
 	if err != nil {
-		return seal.Key{}, fmt.Errorf("server: seal key: %w", err)
+		return seal.Key{}, fmt.Errorf("server: %s: %w", what, err)
 	}
-	key, err := seal.ParseKey(strings.TrimSpace(string(keyText)))
+	key, err := seal.ParseKey(strings.TrimSpace(string(text)))
 	if err != nil {
-		return seal.Key{}, fmt.Errorf("server: seal key in %s: %w", c.SealKeyFile, err)
+		return seal.Key{}, fmt.Errorf("server: %s in %s: %w", what, path, err)
 	}
 	return key, nil
 }

@@ -72,6 +72,41 @@ func main() {
 			}
 			return map[string]any{"signature": b64(sig)}, nil
 		},
+		"signLogon": func(args []safejs.Value) (any, error) {
+			l, err := logonTranscript(arg(args, 0))
+			if err != nil {
+				return nil, err
+			}
+			waitMs, err := arg(args, 1).Int()
+			if err != nil || waitMs <= 0 || time.Duration(waitMs)*time.Millisecond > chip.MaxSignWait {
+				return nil, app.ErrBadInput
+			}
+			sig, err := a.SignLogon(context.Background(), l, time.Duration(waitMs)*time.Millisecond)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"signature": b64(sig)}, nil
+		},
+		// proveLogon derives the password key and signs the server's challenge with
+		// it; only the proof leaves (the worker runs it, then ends).
+		"proveLogon": func(args []safejs.Value) (any, error) {
+			salt, err := unb64(str(args, 1))
+			if err != nil {
+				return nil, err
+			}
+			challenge, err := unb64(str(args, 5))
+			if err != nil {
+				return nil, err
+			}
+			p := kdf.Params{Time: uint32(num(args, 2)), MemoryKiB: uint32(num(args, 3)), Threads: uint8(num(args, 4))}
+			priv, err := kdf.Derive(str(args, 0), salt, p)
+			if err != nil {
+				return nil, errors.Join(app.ErrBadInput, err)
+			}
+			proof := kdf.Prove(priv, challenge)
+			clear(priv)
+			return map[string]any{"proof": b64(proof)}, nil
+		},
 		"disconnect": func([]safejs.Value) (any, error) {
 			a.Disconnect()
 			return true, nil
@@ -216,6 +251,29 @@ func unb64(s string) ([]byte, error) {
 		return nil, errors.Join(app.ErrBadInput, err)
 	}
 	return b, nil
+}
+
+// logonTranscript reads the server's logon transcript object (without the chip's
+// fields, which the connected chip gives) from the page.
+func logonTranscript(v safejs.Value) (transcript.Logon, error) {
+	if v.Type() != safejs.TypeObject {
+		return transcript.Logon{}, app.ErrBadInput
+	}
+	field := func(name string) string {
+		f, err := v.Get(name)
+		if err != nil || f.Type() != safejs.TypeString {
+			return ""
+		}
+		s, _ := f.String()
+		return s
+	}
+	challenge, err1 := unb64(field("challenge"))
+	nonce, err2 := unb64(field("nonce"))
+	if err := errors.Join(err1, err2); err != nil {
+		return transcript.Logon{}, err
+	}
+	return transcript.Logon{ChallengeID: field("challenge_id"), Challenge: challenge, UserID: field("user_id"),
+		Origin: field("origin"), Purpose: field("purpose"), Nonce: nonce}, nil
 }
 
 // binding reads the server's binding object (plus activation_id) from the page.

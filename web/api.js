@@ -70,5 +70,12 @@ export function createApi(fetchFn = globalThis.fetch.bind(globalThis)) {
     // redemption on the other device (docs/api.md).
     handover: () => request('POST', '/api/v1/handover', {}),
     redeemHandover: (code) => request('POST', '/api/v1/handover/redeem', { code }),
+    // Logon at MitID.dk (docs/api.md, "Logon").
+    logonBegin: (userId, authRequest) => request('POST', '/api/v1/logon/begin',
+      authRequest ? { user_id: userId, auth_request: authRequest } : { user_id: userId }),
+    logonPassword: (challengeId, proof) => request('POST', '/api/v1/logon/password', { challenge_id: challengeId, proof }),
+    logonChip: (challengeId, hello, signature) => request('POST', '/api/v1/logon/chip', { challenge_id: challengeId, hello, signature }),
+    mit: () => request('GET', '/api/v1/mit'),
+    logoff: () => request('POST', '/api/v1/logoff', {}),
   };
 }

@@ -252,11 +252,19 @@ async function main() {
         flow.transport.clear();
         if (flow.linked) flow.mitidNow()?.disconnect().catch(() => {});
         flow.linked = false;
+        showUserId(state.user_id);
         return view.show('completed');
       case 'blocked': return view.show('blocked');
     }
     console.error('app: unknown step in', state);
     return terminal('internal', { retry: () => boot(api.state()) });
+  }
+
+  // The person logs on with the user ID from now on: the completed page says it.
+  function showUserId(userId) {
+    const el = byId('completed-user-id');
+    el.hidden = typeof userId !== 'string' || userId === '';
+    if (!el.hidden) i18n.set(el, 'completed.user_id', { user_id: userId });
   }
 
   async function refresh() {

@@ -22,7 +22,7 @@ export function toModuleError(err) {
 // minimal Go module's (e2e/bench).
 const STARTED_MARK = 'mitid:module-started';
 
-const FUNCTIONS = ['checkPassword', 'checkRepeat', 'transports', 'connect', 'sign', 'disconnect'];
+const FUNCTIONS = ['checkPassword', 'checkRepeat', 'transports', 'connect', 'sign', 'signLogon', 'disconnect'];
 
 // wrap makes every rejection a ModuleError. The module's function is called at
 // once, inside the caller's task: connect() must run in the click that asked for it,
@@ -92,6 +92,16 @@ export async function loadModule(asset) {
 // deriveVerifier runs Argon2id in web/worker.js so the page stays responsive, and
 // ends the worker whatever the outcome: the derivation's memory goes with it.
 export function deriveVerifier(asset, wasm, password, params) {
+  return inWorker(asset, wasm, password, params, undefined, 'verifier');
+}
+
+// deriveProof derives the password key in the worker and signs the logon's
+// challenge with it there: only the proof comes back, never the password's key.
+export function deriveProof(asset, wasm, password, params, challenge) {
+  return inWorker(asset, wasm, password, params, challenge, 'proof');
+}
+
+function inWorker(asset, wasm, password, params, challenge, answer) {
   return new Promise((resolve, reject) => {
     let worker;
     try {
@@ -106,7 +116,7 @@ export function deriveVerifier(asset, wasm, password, params) {
     };
     worker.addEventListener('message', (ev) => {
       const msg = ev.data || {};
-      if (typeof msg.verifier === 'string') done(resolve, msg.verifier);
+      if (typeof msg[answer] === 'string') done(resolve, msg[answer]);
       else done(reject, new ModuleError(typeof msg.error === 'string' ? msg.error : 'internal'));
     });
     worker.addEventListener('error', (ev) => {
@@ -122,6 +132,7 @@ export function deriveVerifier(asset, wasm, password, params) {
       time: params.time,
       memoryKiB: params.memory_kib,
       threads: params.threads,
+      challenge,
     };
     try {
       // A compiled WebAssembly.Module can be cloned to the worker, saving a compile.

@@ -132,7 +132,8 @@ export function setup(flow) {
       .then((chip) => {
         flow.linked = true;
         flow.status(i18n.t('connect.connected', { serial: chip.serial }));
-        return api.hello(chip.hello);
+        // The activation presents the chip's hello; the logon page has the chip sign.
+        return flow.present ? flow.present(chip) : api.hello(chip.hello);
       })
       .then((state) => {
         setBusy(false);

@@ -269,6 +269,9 @@ func (s *Server) AuditEvents(t testing.TB, id string) []string {
 func (s *Server) ExpiredLink(t testing.TB, personID, userID string, age time.Duration) string {
 	t.Helper()
 	past := func() time.Time { return time.Now().Add(-age) }
+	if userID == "" {
+		userID = UserIDOf(personID)
+	}
 	tok, claims, err := s.issuer(t, past).Issue(personID, userID)
 	if err != nil {
 		t.Fatalf("scenario: expired link for %s: %v", personID, err)

@@ -151,15 +151,22 @@ func Start(t testing.TB, opts ...ServerOption) *Server {
 }
 
 // NewLink mints an activation link for a person, as the MitID app's backend does when
-// it hands the person over to the page.
+// it hands the person over to the page. An empty userID gives the person the user ID
+// UserIDOf(personID): every activation needs one.
 func (s *Server) NewLink(t testing.TB, personID, userID string) string {
 	t.Helper()
+	if userID == "" {
+		userID = UserIDOf(personID)
+	}
 	tok, _, err := s.issuer(t, s.Now).Issue(personID, userID)
 	if err != nil {
 		t.Fatalf("scenario: activation link for %s: %v", personID, err)
 	}
 	return s.Origin + "/#t=" + tok
 }
+
+// UserIDOf is the MitID user ID a link made without one gives the person.
+func UserIDOf(personID string) string { return "uid." + personID }
 
 // issuer signs handoff tokens as the app's backend, with the key the server trusts:
 // dev mode's, from its data folder, or the one a production folder was set up with.

@@ -18,6 +18,7 @@ import (
 	"mitidchip/chip"
 	"mitidchip/credential/kdf"
 	"mitidchip/credential/transcript"
+	"mitidchip/credential/userid"
 	"mitidchip/server/handoff"
 	"mitidchip/server/registry"
 	"mitidchip/server/store"
@@ -217,6 +218,14 @@ func (c *Ceremony) Redeem(ctx context.Context, claims handoff.Claims, requestID 
 	if !ValidRequestID(requestID) {
 		return Started{}, internal(errors.New("redeem: request id of the wrong form"))
 	}
+	// Every person logs on with a MitID user ID (server/logon), so the handoff must
+	// carry one that keeps MitID's rules.
+	if claims.UserID == "" {
+		return Started{}, refuse(CodeUserIDMissing, errors.New("handoff token without a user ID"))
+	}
+	if rs := userid.Check(claims.UserID); rs != nil {
+		return Started{}, refuse(CodeUserIDMissing, fmt.Errorf("handoff token's user ID breaks the rules %v", rs))
+	}
 	cookie, err := c.random(CookieSize)
 	if err != nil {
 		return Started{}, internal(err)
@@ -252,7 +261,7 @@ func (c *Ceremony) Redeem(ctx context.Context, claims handoff.Claims, requestID 
 	case errors.Is(err, store.ErrTooManySessions):
 		return Started{}, refuse(CodeTooManySessions, err)
 	case errors.Is(err, store.ErrUserIDTaken):
-		return Started{}, conflict(CodeHandoffInvalid, err)
+		return Started{}, conflict(CodeUserIDTaken, err)
 	case err != nil:
 		return Started{}, internal(err)
 	}

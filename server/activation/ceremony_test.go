@@ -21,6 +21,7 @@ import (
 	"mitidchip/server/registry"
 	"mitidchip/server/seal"
 	"mitidchip/server/store"
+	"mitidchip/server/store/storetest"
 )
 
 // t0 is ten seconds into a TOTP step, so whole-step moves never land on a boundary.
@@ -82,7 +83,7 @@ func newBench(t *testing.T) *bench {
 func (b *bench) redeem(person string) activation.Started {
 	b.t.Helper()
 	b.n++
-	st, err := b.c.Redeem(b.ctx, handoff.Claims{TokenID: "tok-" + person + "-" + strconv.Itoa(b.n), PersonID: person, Expiry: b.now.Add(10 * time.Minute), IssuedAt: b.now}, "request-"+strconv.Itoa(b.n)+"-AAAAAAAAAAAAAAAAAAAAAA")
+	st, err := b.c.Redeem(b.ctx, handoff.Claims{TokenID: "tok-" + person + "-" + strconv.Itoa(b.n), PersonID: person, UserID: "uid." + person, Expiry: b.now.Add(10 * time.Minute), IssuedAt: b.now}, "request-"+strconv.Itoa(b.n)+"-AAAAAAAAAAAAAAAAAAAAAA")
 	if err != nil {
 		b.t.Fatalf("Redeem: %v", err)
 	}
@@ -193,6 +194,16 @@ func TestCeremony(t *testing.T) {
 func TestCeremonyRefusals(t *testing.T) {
 	b := newBench(t)
 	m := b.chips[1]
+
+	// A handoff must carry a MitID user ID that keeps the rules; one that does not
+	// is refused before anything is written.
+	before := storetest.Snapshot(t, b.st)
+	for _, uid := range []string{"", "abc", "0123456789xyz"} {
+		_, err := b.c.Redeem(b.ctx, handoff.Claims{TokenID: "tok-no-uid-" + uid, PersonID: "person-no-uid", UserID: uid,
+			Expiry: b.now.Add(10 * time.Minute), IssuedAt: b.now}, "request-no-uid-AAAAAAAAAAAAAAAAAAAAAA")
+		wantCode(t, err, activation.CodeUserIDMissing)
+	}
+	storetest.AssertUnchanged(t, b.st, before)
 
 	_, err := b.c.Resume(b.ctx, "")
 	wantCode(t, err, activation.CodeNoSession)

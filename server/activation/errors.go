@@ -19,6 +19,8 @@ const (
 	CodeHandoffInvalid    Code = "handoff_invalid"
 	CodeHandoffExpired    Code = "handoff_expired"
 	CodeHandoffUsed       Code = "handoff_used"
+	CodeUserIDMissing     Code = "user_id_missing"
+	CodeUserIDTaken       Code = "user_id_taken"
 	CodeTooManyHandoffs   Code = "too_many_handoffs"
 	CodeTooManySessions   Code = "too_many_sessions"
 	CodeVerifierInvalid   Code = "verifier_invalid"

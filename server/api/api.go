@@ -16,6 +16,7 @@ import (
 	"mitidchip/server/block"
 	"mitidchip/server/clientip"
 	"mitidchip/server/handoff"
+	"mitidchip/server/logon"
 	"mitidchip/server/observe"
 	"mitidchip/server/store"
 	"mitidchip/server/strictjson"
@@ -52,6 +53,12 @@ type Config struct {
 	// HandoversPerMinute bounds tries to redeem a handover code per address (default
 	// 10); each handover also takes at most activation.HandoverMaxWrong wrong codes.
 	HandoversPerMinute int
+
+	// Logon is the logon ceremony at MitID.dk (logon.go); nil serves no logon API.
+	Logon *logon.Ceremony
+	// LogonsPerMinute bounds logon steps that check a user ID or a password, per
+	// address (default 20); the store counts per user ID (logon.LockAfter).
+	LogonsPerMinute int
 }
 
 // API serves the ceremony over HTTP.
@@ -61,6 +68,7 @@ type API struct {
 	handoffs  *limiter
 	codes     *limiter
 	handovers *limiter
+	logons    *limiter
 }
 
 // New checks cfg and returns the API.
@@ -95,12 +103,16 @@ func New(cfg Config) (*API, error) {
 	if cfg.HandoversPerMinute <= 0 {
 		cfg.HandoversPerMinute = 10
 	}
+	if cfg.LogonsPerMinute <= 0 {
+		cfg.LogonsPerMinute = 20
+	}
 	return &API{
 		cfg:       cfg,
 		requests:  newLimiter(cfg.RequestsPerMinute, time.Minute, cfg.Now),
 		handoffs:  newLimiter(cfg.HandoffPerMinute, time.Minute, cfg.Now),
 		codes:     newLimiter(cfg.CodesPerMinute, time.Minute, cfg.Now),
 		handovers: newLimiter(cfg.HandoversPerMinute, time.Minute, cfg.Now),
+		logons:    newLimiter(cfg.LogonsPerMinute, time.Minute, cfg.Now),
 	}, nil
 }
 
@@ -120,6 +132,9 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.HandleFunc(pattern, a.limited(h))
 	}
 	a.registerBlock(mux)
+	if a.cfg.Logon != nil {
+		a.registerLogon(mux)
+	}
 }
 
 // limited puts the per-address request limit before everything else a handler does,
@@ -177,7 +192,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, status int, code stri
 	observe.Logger(r.Context()).LogAttrs(r.Context(), level, "request refused",
 		slog.String("code", code), slog.String("route", r.Pattern),
 		slog.String("reason", observe.Clip(errString(reason), observe.MaxReasonLogged)))
-	if code != "bad_request" && code != "origin_denied" && code != "rate_limited" && code != "no_session" {
+	if code != "bad_request" && code != "origin_denied" && code != "rate_limited" && code != "no_session" && code != "not_logged_on" {
 		a.cfg.Metrics.Failed(code)
 	}
 	e := Error{Code: code, Message: "error." + code}

@@ -86,6 +86,8 @@ var status = map[activation.Code]int{
 	activation.CodeOutOfOrder:        http.StatusConflict,
 	activation.CodeAlreadyCompleted:  http.StatusConflict,
 	activation.CodeHandoffUsed:       http.StatusConflict,
+	activation.CodeUserIDMissing:     http.StatusUnauthorized,
+	activation.CodeUserIDTaken:       http.StatusConflict,
 	activation.CodeTooManyHandoffs:   http.StatusTooManyRequests,
 	activation.CodeTooManySessions:   http.StatusTooManyRequests,
 	activation.CodeChipUnknown:       http.StatusConflict,

@@ -6,6 +6,7 @@ var ErrorCodes = []string{
 	"bad_request", "body_too_large", "origin_denied", "rate_limited", "no_session", "session_expired",
 	"out_of_order", "activation_blocked", "already_completed",
 	"handoff_invalid", "handoff_expired", "handoff_used", "too_many_handoffs", "too_many_sessions",
+	"user_id_missing", "user_id_taken",
 	"verifier_invalid", "hello_invalid",
 	"chip_unknown", "chip_not_attested", "chip_revoked", "chip_blocked", "chip_taken", "chip_locked",
 	"too_many_codes",
@@ -13,5 +14,7 @@ var ErrorCodes = []string{
 	"signature_invalid",
 	"handover_wrong", "handover_expired", "handover_used", "handover_void",
 	"no_active_chip", "chip_changed",
+	"logon_failed", "logon_locked", "logon_expired", "logon_used", "chip_not_yours", "auth_request_invalid",
+	"not_logged_on",
 	"internal",
 }

@@ -30,6 +30,7 @@ import (
 	"mitidchip/server/activation"
 	"mitidchip/server/api"
 	"mitidchip/server/handoff"
+	"mitidchip/server/logon"
 	"mitidchip/server/observe"
 	"mitidchip/server/registry"
 	"mitidchip/server/seal"
@@ -111,11 +112,13 @@ type fixture struct {
 	logs     *syncBuffer
 	failAt   atomic.Pointer[string] // the store failpoint step that fails, if any
 	failHits atomic.Int32           // how often it did
+	logon    *logon.Ceremony
 }
 
 // setup is the configuration of the ceremony and its HTTP adapter, for a test to edit.
 type setup struct {
 	Activation activation.Config
+	Logon      logon.Config
 	API        api.Config
 }
 
@@ -170,8 +173,14 @@ func newFixture(t testing.TB, edit func(*setup)) *fixture {
 	f.signKey = priv
 	f.issuer = handoff.NewIssuer(priv, issuerName, audience, 5*time.Minute, f.clock.Now, rand.Reader)
 
+	logonKey, err := seal.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatalf("logon key: %v", err)
+	}
 	cfg := setup{
 		Activation: activation.Config{Store: st, Registry: f.reg, Now: f.clock.Now, Rand: rand.Reader, KDF: testKDF},
+		Logon: logon.Config{Store: st, Registry: f.reg, Key: logonKey, Origin: origin, Now: f.clock.Now, Rand: rand.Reader,
+			KDF: kdf.DefaultParams()},
 		API: api.Config{
 			Handoff: handoff.NewVerifier(pub, issuerName, audience, f.clock.Now),
 			Metrics: observe.NewMetrics(),
@@ -185,6 +194,10 @@ func newFixture(t testing.TB, edit func(*setup)) *fixture {
 	if cfg.API.Ceremony, err = activation.New(cfg.Activation); err != nil {
 		t.Fatalf("activation.New: %v", err)
 	}
+	if cfg.API.Logon, err = logon.New(cfg.Logon); err != nil {
+		t.Fatalf("logon.New: %v", err)
+	}
+	f.logon = cfg.API.Logon
 	a, err := api.New(cfg.API)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
@@ -208,9 +221,13 @@ func (f *fixture) failAtStep(step string) {
 	f.failAt.Store(&step)
 }
 
-// token issues a handoff token for person.
+// token issues a handoff token for person, with userID, or "uid." + person when
+// that is empty: every activation needs a user ID.
 func (f *fixture) token(person, userID string) string {
 	f.t.Helper()
+	if userID == "" {
+		userID = "uid." + person
+	}
 	tok, _, err := f.issuer.Issue(person, userID)
 	if err != nil {
 		f.t.Fatalf("issue handoff for %s: %v", person, err)

@@ -65,6 +65,8 @@ Environment (defaults suit running from the repository's root):
   HANDOFF_PRIVATE_KEY_FILE its private key, for the handoff command ($DATA_DIR/keys/handoff-private.pem,
                            where only dev mode keeps it: serve refuses a folder holding it)
   SEAL_KEY_FILE            base64 32-byte key sealing TOTP seeds at rest ($DATA_DIR/keys/seal.key)
+  LOGON_KEY_FILE           base64 32-byte key naming user IDs at logon; serve needs it
+                           ($DATA_DIR/keys/logon.key)
   TRUSTED_ROOTS_FILE       manufacturer CA certificates, PEM ($DATA_DIR/trusted-roots.pem)
 
 In -dev mode the server creates, on first start, dev keys, a dev manufacturer CA, demo

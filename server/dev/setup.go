@@ -56,7 +56,7 @@ func New(opts ...Option) *Mode {
 }
 
 // Prepare creates, on first start, everything dev mode needs in the data folder: the
-// app backend's key pair, a seal key, a manufacturer CA trusted as a root, and a batch
+// app backend's key pair, a seal key, a logon key, a manufacturer CA trusted as a root, and a batch
 // of demo chips. Later starts reuse them.
 func (m *Mode) Prepare(c server.Config, now func() time.Time) error {
 	priv, err := EnsureHandoffKey(c.DataDir, rand.Reader)
@@ -75,6 +75,13 @@ func (m *Mode) Prepare(c server.Config, now func() time.Time) error {
 		return err
 	}
 	if err := writeIfAbsent(c.SealKeyFile, []byte(seal.EncodeKey(key)+"\n")); err != nil {
+		return err
+	}
+	logonKey, err := seal.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	if err := writeIfAbsent(c.LogonKeyFile, []byte(seal.EncodeKey(logonKey)+"\n")); err != nil {
 		return err
 	}
 	chips, files, err := EnsureChips(c.DataDir, rand.Reader, now())

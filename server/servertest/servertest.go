@@ -1,5 +1,5 @@
 // Package servertest sets up, for tests, a data folder as an operator sets one up for
-// production: the app backend's public key, a seal key, a manufacturer's root, and
+// production: the app backend's public key, a seal key, a logon key, a manufacturer's root, and
 // that manufacturer's chips imported from its delivery file. Nothing of dev mode.
 package servertest
 
@@ -40,7 +40,7 @@ func (p Production) Issuer(c server.Config, now func() time.Time) *handoff.Issue
 	return handoff.NewIssuer(p.HandoffKey, c.HandoffIssuer, c.HandoffAudience, 10*time.Minute, now, rand.Reader)
 }
 
-// ProductionData writes the files c names (HANDOFF_PUBLIC_KEY_FILE, SEAL_KEY_FILE,
+// ProductionData writes the files c names (HANDOFF_PUBLIC_KEY_FILE, SEAL_KEY_FILE, LOGON_KEY_FILE,
 // TRUSTED_ROOTS_FILE) and imports a batch of new chips through c.Registry, as
 // `mitid-chip chips import` does. The test starts the server afterwards, on the same c.
 func ProductionData(t testing.TB, c server.Config, chips int) Production {
@@ -66,9 +66,14 @@ func ProductionData(t testing.TB, c server.Config, chips int) Production {
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
+	logonKey, err := seal.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
 	for path, b := range map[string][]byte{
 		c.HandoffPublicKey: pubPEM,
 		c.SealKeyFile:      []byte(seal.EncodeKey(key) + "\n"),
+		c.LogonKeyFile:     []byte(seal.EncodeKey(logonKey) + "\n"),
 		c.RootsFile:        ca.CertPEM(),
 	} {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {

@@ -10,12 +10,12 @@ import (
 )
 
 const chipCols = `serial, seed_sealed, cert_der, status, person_id, bound_at, last_step, imported_at,
-	attempts, attempts_since`
+	attempts, attempts_since, last_used_at`
 
 func scanChip(row *sql.Row) (Chip, error) {
 	var c Chip
 	err := row.Scan(&c.Serial, &c.SealedSeed, &c.CertDER, &c.Status, textCol{&c.PersonID},
-		timeCol{&c.BoundAt}, &c.LastStep, timeCol{&c.ImportedAt}, &c.Attempts, timeCol{&c.AttemptsSince})
+		timeCol{&c.BoundAt}, &c.LastStep, timeCol{&c.ImportedAt}, &c.Attempts, timeCol{&c.AttemptsSince}, timeCol{&c.LastUsedAt})
 	return c, err
 }
 
@@ -38,13 +38,19 @@ func (st *SQLite) ActiveChip(ctx context.Context, personID string) (Chip, error)
 	return c, nil
 }
 
+const personCols = `person_id, user_id, password_verifier, kdf_salt, kdf_time, kdf_memory_kib, kdf_threads,
+	created_at, updated_at`
+
+// personDest is where a row of personCols is scanned into.
+func personDest(p *Person) []any {
+	return []any{&p.ID, textCol{&p.UserID}, &p.PasswordVerifier, &p.KDF.Salt, &p.KDF.Time, &p.KDF.MemoryKiB,
+		&p.KDF.Threads, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}}
+}
+
 // Person returns the person with the given id.
 func (st *SQLite) Person(ctx context.Context, id string) (Person, error) {
 	var p Person
-	err := st.r.QueryRowContext(ctx, `SELECT person_id, user_id, password_verifier, kdf_salt, kdf_time,
-		kdf_memory_kib, kdf_threads, created_at, updated_at FROM persons WHERE person_id = ?`, id).Scan(
-		&p.ID, textCol{&p.UserID}, &p.PasswordVerifier, &p.KDF.Salt, &p.KDF.Time, &p.KDF.MemoryKiB,
-		&p.KDF.Threads, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt})
+	err := st.r.QueryRowContext(ctx, `SELECT `+personCols+` FROM persons WHERE person_id = ?`, id).Scan(personDest(&p)...)
 	if err != nil {
 		return Person{}, fmt.Errorf("store: person %s: %w", id, notFound(err))
 	}

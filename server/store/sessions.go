@@ -73,7 +73,7 @@ func (st *SQLite) RedeemHandoff(ctx context.Context, h Handoff, s Session, audit
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO persons (person_id, user_id, created_at, updated_at)
-			VALUES (?, ?, ?, ?) ON CONFLICT (person_id) DO NOTHING`,
+			VALUES (?, ?, ?, ?) ON CONFLICT (person_id) DO UPDATE SET user_id = COALESCE(persons.user_id, excluded.user_id)`,
 			h.PersonID, orNull(uid), nanos(h.UsedAt), nanos(h.UsedAt)); err != nil {
 			return fmt.Errorf("person %s: %w", h.PersonID, err)
 		}
@@ -431,7 +431,8 @@ func (st *SQLite) DeleteExpired(ctx context.Context, now time.Time, batch int) (
 		return 0, fmt.Errorf("store: delete expired rows: batch %d is below 1", batch)
 	}
 	total := 0
-	for _, table := range []string{"activation_sessions", "used_handoffs", "handovers", "oidc_auth_requests", "oidc_tokens"} {
+	for _, table := range []string{"activation_sessions", "used_handoffs", "handovers", "oidc_auth_requests", "oidc_tokens",
+		"logon_challenges", "logon_failures", "logon_sessions"} {
 		for {
 			if err := ctx.Err(); err != nil {
 				return total, fmt.Errorf("store: delete expired rows of %s: %w", table, err)

@@ -276,6 +276,9 @@ var dumpOrder = [][2]string{
 	{"oidc_auth_requests", "id"},
 	{"oidc_tokens", "id"},
 	{"oidc_keys", "kid"},
+	{"logon_challenges", "id"},
+	{"logon_failures", "user_key"},
+	{"logon_sessions", "id"},
 	{"audit_log", "id"},
 }
 

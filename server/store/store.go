@@ -123,6 +123,8 @@ type Chip struct {
 	// that began at AttemptsSince (zero if none).
 	Attempts      int
 	AttemptsSince time.Time
+	// LastUsedAt is when the chip last logged its person on; zero if never.
+	LastUsedAt time.Time
 }
 
 // ChipFailure is one person's wrong codes and locks on one chip: a person's wrong
@@ -238,8 +240,11 @@ type Store interface {
 	// SelfService: a person blocks their chip, and reads their own activity.
 	SelfService
 
+	// Logons is the logon ceremony's state (logon.go).
+	Logons
 	// RedeemHandoff marks h.TokenID used (ErrHandoffUsed if it was), creates the person
-	// if absent (ErrUserIDTaken if h.UserID is another person's), and inserts s as a new
+	// if absent or gives a person without a user ID h.UserID (ErrUserIDTaken if h.UserID
+	// is another person's; a person's user ID is never changed), and inserts s as a new
 	// session in StateRedeemed with Version 1. s.PersonID must be empty or h.PersonID.
 	// Within h.Limits, counted at h.UsedAt, or it fails with ErrTooManyHandoffs or
 	// ErrTooManySessions (a replay is reported first); then nothing is written and the
@@ -327,7 +332,8 @@ type Store interface {
 
 	// AuditEntries lists an activation's audit trail, oldest first.
 	AuditEntries(ctx context.Context, activationID string) ([]AuditEntry, error)
-	// DeleteExpired drops sessions, used handoffs, handovers, OIDC authorization requests
+	// DeleteExpired drops sessions, used handoffs, handovers, logon challenges, logon
+	// failures, MitID.dk sessions, OIDC authorization requests
 	// and OIDC access tokens whose expiry is before now, in
 	// transactions of at most batch rows each so that other writers are not held up,
 	// and says how many rows went (also when it fails part way, with the error). A

@@ -148,16 +148,33 @@ func (a *App) drop(conn Conn, kind string, err error) {
 // Sign builds the binding transcript and has the connected chip sign its hash once
 // the button is pressed, waiting up to wait.
 func (a *App) Sign(ctx context.Context, b transcript.Binding, wait time.Duration) ([]byte, error) {
+	return a.sign(ctx, b.ChipSerial, b.ChipPublicKey, b.Hash, wait)
+}
+
+// SignLogon fills the connected chip's serial and public key into the logon
+// transcript l (the server gave the rest) and has the chip sign its hash once the
+// button is pressed, waiting up to wait.
+func (a *App) SignLogon(ctx context.Context, l transcript.Logon, wait time.Duration) ([]byte, error) {
+	a.mu.Lock()
+	h := a.hello
+	a.mu.Unlock()
+	l.ChipSerial, l.ChipPublicKey = h.Serial, h.PublicKey
+	return a.sign(ctx, l.ChipSerial, l.ChipPublicKey, l.Hash, wait)
+}
+
+// sign has the connected chip, which must be the one named, sign the transcript hash
+// gives, once the button is pressed.
+func (a *App) sign(ctx context.Context, serial string, publicKey []byte, hashOf func() ([32]byte, error), wait time.Duration) ([]byte, error) {
 	a.mu.Lock()
 	conn, kind, sess, h := a.conn, a.kind, a.sess, a.hello
 	a.mu.Unlock()
 	if sess == nil {
 		return nil, ErrNotConnected
 	}
-	if b.ChipSerial != h.Serial || string(b.ChipPublicKey) != string(h.PublicKey) {
+	if serial != h.Serial || string(publicKey) != string(h.PublicKey) {
 		return nil, ErrWrongChip
 	}
-	hash, err := b.Hash()
+	hash, err := hashOf()
 	if err != nil {
 		return nil, errors.Join(ErrBadInput, err)
 	}

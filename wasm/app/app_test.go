@@ -256,3 +256,40 @@ func TestConnectReconnectsDroppedLink(t *testing.T) {
 		t.Fatal("Disconnect left the link open")
 	}
 }
+
+// TestSignLogon: the connected chip signs the logon transcript with its own serial
+// and key filled in, which the server rebuilds from the hello.
+func TestSignLogon(t *testing.T) {
+	vc := newChip(t)
+	a := New(func(context.Context, string, string) (Conn, error) { return &conn{Link: vc.Link()}, nil }, rand.Reader)
+	l := transcript.Logon{ChallengeID: "c-1", Challenge: make([]byte, 32), UserID: "anna.hansen",
+		Origin: "https://mitid.test", Purpose: transcript.PurposeMitID, Nonce: make([]byte, 32)}
+	if _, err := a.SignLogon(context.Background(), l, time.Second); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("SignLogon before Connect = %v, want ErrNotConnected", err)
+	}
+	h, _, err := a.Connect(context.Background(), "virtual", "MC-000001")
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	bad := l
+	bad.Nonce = nil
+	if _, err := a.SignLogon(context.Background(), bad, time.Second); Code(err) != "bad_input" {
+		t.Fatalf("SignLogon without a nonce = %v, want bad_input", err)
+	}
+	go func() {
+		for !vc.Waiting() {
+			<-vc.Changed()
+		}
+		vc.Press()
+	}()
+	sig, err := a.SignLogon(context.Background(), l, 10*time.Second)
+	if err != nil {
+		t.Fatalf("SignLogon with a press: %v", err)
+	}
+	l.ChipSerial, l.ChipPublicKey = h.Serial, h.PublicKey
+	hash, _ := l.Hash()
+	cert, _ := x509.ParseCertificate(h.Certificate)
+	if !ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), hash[:], sig) {
+		t.Fatal("signature does not verify over the logon transcript with the chip's fields")
+	}
+}

@@ -55,6 +55,9 @@ func Run(t *testing.T, open Opener) {
 	t.Run("OIDCKeys", func(t *testing.T) { testOIDCKeys(t, open) })
 	t.Run("BlockChip", func(t *testing.T) { testBlockChip(t, open) })
 	t.Run("PersonAudit", func(t *testing.T) { testPersonAudit(t, open) })
+	t.Run("Logon", func(t *testing.T) { testLogon(t, open) })
+	t.Run("LogonLock", func(t *testing.T) { testLogonLock(t, open) })
+	t.Run("LogonRace", func(t *testing.T) { testLogonRace(t, open) })
 }
 
 // env is one store under test with the fixtures the cases build on.

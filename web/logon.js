@@ -1,0 +1,301 @@
+// The logon page at MitID.dk (/logon, docs/logon.md): the user ID and password, whose
+// key is derived in a worker that answers only the proof over the server's challenge;
+// then the chip, connected as on the activation page (step-chip.js), signs the logon
+// transcript when its button is pressed; then the browser goes where the server says.
+// Opened as /logon?auth_request=ID, the logon is for that OIDC authorization request.
+
+const manifest = readManifest();
+
+function readManifest() {
+  const meta = document.querySelector('meta[name="assets"]');
+  if (!meta) return {};
+  try {
+    const m = JSON.parse(meta.content);
+    return m !== null && typeof m === 'object' ? m : {};
+  } catch (err) {
+    console.error('logon: the asset manifest is not JSON:', err);
+    return {};
+  }
+}
+
+function asset(name) {
+  const file = Object.hasOwn(manifest, name) ? manifest[name] : name;
+  return new URL(file, document.baseURI).href;
+}
+
+function storage(kind) {
+  try {
+    return globalThis[kind] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+const byId = (id) => document.getElementById(id);
+
+// Where each view sits in the step indicator.
+const PROGRESS = { credentials: 'credentials', chip: 'connect', connect: 'connect', press: 'approve', done: 'done' };
+// Refusals that send the person back to the user ID and password.
+const AGAIN = ['logon_failed', 'logon_locked', 'logon_expired', 'logon_used', 'out_of_order', 'bad_request'];
+const UNTIL = { logon_locked: 'error.logon_locked_until' };
+const TRANSPORT_KEY = 'mitid.logon.transport';
+const KINDS = ['nfc', 'bluetooth', 'virtual'];
+// How long the chip waits for its button (docs/logon.md).
+const PRESS_WAIT_MS = 60000;
+
+async function main() {
+  const moduleJS = import(asset('module.js'));
+  const loading = moduleJS.then((m) => m.loadModule(asset));
+  let loaded = null;
+  loading.then((l) => { loaded = l; }, () => {});
+  const [{ I18n, storedLanguage, storeLanguage }, { createApi }, moduleMod, chipMod] = await Promise.all([
+    import(asset('i18n.js')),
+    import(asset('api.js')),
+    moduleJS,
+    import(asset('step-chip.js')),
+  ]);
+  const api = createApi();
+  const i18n = new I18n(async (lang) => {
+    const res = await fetch(asset(`i18n/${lang}.json`), { credentials: 'same-origin' });
+    if (!res.ok) throw new Error(`i18n: ${lang} catalogue: HTTP ${res.status}`);
+    return res.json();
+  });
+  const local = storage('localStorage');
+  const session = storage('sessionStorage');
+  try {
+    await i18n.use(storedLanguage(local));
+  } catch (err) {
+    console.error(err);
+    await i18n.use('da');
+  }
+  const toggle = byId('lang-toggle');
+  const applyLanguage = () => {
+    document.documentElement.lang = i18n.lang;
+    toggle.lang = i18n.lang === 'da' ? 'en' : 'da';
+    i18n.apply(document);
+  };
+  applyLanguage();
+  toggle.addEventListener('click', async () => {
+    const next = i18n.lang === 'da' ? 'en' : 'da';
+    try {
+      await i18n.use(next);
+    } catch (err) {
+      console.error(err);
+      return;
+    }
+    storeLanguage(local, next);
+    applyLanguage();
+  });
+  toggle.hidden = false;
+
+  const authRequest = new URLSearchParams(location.search).get('auth_request') || '';
+  byId('logon-for-site').hidden = authRequest === '';
+  const view = createView(i18n);
+  let logon = null; // {challengeId, transcript} once the password passed
+
+  const flow = {
+    i18n,
+    api,
+    linked: false,
+    dev: document.querySelector('meta[name="mitid-dev"]') !== null,
+    mitid: () => loading.then((l) => l.mitid),
+    mitidNow: () => (loaded ? loaded.mitid : null),
+    show: view.show,
+    clearError: view.clearError,
+    status: view.status,
+    fail,
+    render,
+    present,
+    transport: {
+      get() {
+        try {
+          const v = JSON.parse(session?.getItem(TRANSPORT_KEY) ?? 'null');
+          return v && KINDS.includes(v.kind) ? v : null;
+        } catch {
+          return null;
+        }
+      },
+      set(v) {
+        try {
+          session?.setItem(TRANSPORT_KEY, JSON.stringify(v));
+        } catch {
+          // Without storage the page asks again next time.
+        }
+      },
+      clear() {
+        try {
+          session?.removeItem(TRANSPORT_KEY);
+        } catch {
+          // nothing stored
+        }
+      },
+    },
+  };
+  const chip = chipMod.setup(flow);
+
+  const form = byId('logon-form');
+  const userField = byId('user-id');
+  const passwordField = byId('logon-password');
+  let busy = false;
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (busy) return;
+    const userId = userField.value.trim();
+    const password = passwordField.value;
+    if (userId === '' || password === '') {
+      view.showError([userId === '' ? 'logon.need_user_id' : 'logon.need_password']);
+      (userId === '' ? userField : passwordField).focus();
+      return;
+    }
+    setBusy(true);
+    view.clearError();
+    try {
+      const begun = await api.logonBegin(userId, authRequest);
+      const proof = await moduleMod.deriveProof(asset, (await loading).wasm, password, begun, begun.challenge);
+      const passed = await api.logonPassword(begun.challenge_id, proof);
+      logon = { challengeId: begun.challenge_id, transcript: passed.transcript };
+      passwordField.value = '';
+      setBusy(false);
+      chip.enter();
+    } catch (err) {
+      setBusy(false);
+      fail(err);
+    }
+  });
+  byId('press-again').addEventListener('click', () => chip.enter());
+  byId('error-retry').addEventListener('click', () => {
+    logon = null;
+    view.show('credentials');
+  });
+
+  function setBusy(on) {
+    busy = on;
+    form.setAttribute('aria-busy', String(on));
+    byId('logon-continue').setAttribute('aria-disabled', String(on));
+    byId('logon-progress').hidden = !on;
+  }
+
+  // present has the connected chip sign the logon transcript once its button is
+  // pressed, and sends the hello and the signature to the server.
+  async function present(connected) {
+    if (!logon) throw Object.assign(new Error('logon: no password step'), { code: 'out_of_order', key: 'error.out_of_order' });
+    view.show('press');
+    byId('press-again').hidden = true;
+    const mitid = await flow.mitid();
+    const { signature } = await mitid.signLogon(logon.transcript, PRESS_WAIT_MS);
+    return api.logonChip(logon.challengeId, connected.hello, signature);
+  }
+
+  function render(answer) {
+    logon = null;
+    flow.transport.clear();
+    if (flow.linked) flow.mitidNow()?.disconnect().catch(() => {});
+    flow.linked = false;
+    view.show('done');
+    location.assign(answer && typeof answer.next === 'string' && answer.next.startsWith('/') || /^https:\/\//.test(answer?.next) ? answer.next : '/mit');
+  }
+
+  function keyOf(err) {
+    if (err && typeof err.key === 'string' && i18n.has(err.key)) return err.key;
+    console.error('logon: no message for', err);
+    return err && err.key && err.key.startsWith('module.') ? 'module.internal' : 'error.internal';
+  }
+
+  function messageOf(err) {
+    if (Object.hasOwn(UNTIL, err?.code) && Number.isFinite(err.retryAt)) {
+      return { key: UNTIL[err.code], vars: { retry_at: err.retryAt } };
+    }
+    return keyOf(err);
+  }
+
+  function fail(err) {
+    const code = err && typeof err.code === 'string' ? err.code : 'internal';
+    if (AGAIN.includes(code)) {
+      logon = null;
+      view.show('credentials', { focus: false });
+      view.showError([messageOf(err)]);
+      (code === 'logon_failed' ? passwordField : userField).focus();
+      return;
+    }
+    if (code === 'auth_request_invalid' || code === 'internal') {
+      i18n.set(byId('error-body'), keyOf(err));
+      view.show('error');
+      document.body.dataset.error = code;
+      view.alert(`${byId('error-title').textContent} ${byId('error-body').textContent}`);
+      return;
+    }
+    // The chip's refusals and the module's: the challenge still stands, so the person
+    // may connect (another) chip and press again.
+    if (document.body.dataset.step === 'press') {
+      byId('press-again').hidden = false;
+    }
+    view.showError([messageOf(err)]);
+  }
+
+  view.show('credentials');
+  userField.focus();
+}
+
+// createView shows one view at a time, keeps the step indicator and body[data-step]
+// in line with it, and owns the error area and the live regions.
+function createView(i18n) {
+  const errorEl = byId('error');
+  const alertRegion = byId('live');
+  const statusRegion = byId('status');
+  const progress = byId('progress');
+
+  function speak(region, text) {
+    const flip = region.dataset.flip === '1' ? '' : '\u00a0';
+    region.dataset.flip = flip ? '1' : '0';
+    region.textContent = text + flip;
+  }
+
+  function clearError() {
+    errorEl.hidden = true;
+    errorEl.replaceChildren();
+  }
+
+  return {
+    clearError,
+    alert: (text) => speak(alertRegion, text),
+    status: (text) => speak(statusRegion, text),
+    show(name, { focus = true } = {}) {
+      const section = byId(`step-${name}`);
+      for (const s of document.querySelectorAll('main section[data-view]')) s.hidden = s !== section;
+      document.body.dataset.step = name;
+      if (name !== 'error') delete document.body.dataset.error;
+      const at = PROGRESS[name];
+      progress.hidden = !at;
+      const steps = [...progress.querySelectorAll('li')];
+      const now = steps.findIndex((li) => li.dataset.for === at);
+      steps.forEach((li, i) => {
+        if (i === now) li.setAttribute('aria-current', 'step');
+        else li.removeAttribute('aria-current');
+        const done = Boolean(at) && (now < 0 || i < now);
+        li.classList.toggle('done', done);
+        li.querySelector('.state').hidden = !done;
+      });
+      byId('progress-caption').hidden = now < 0;
+      if (now >= 0) {
+        i18n.set(byId('progress-count'), 'progress.count', { n: now + 1, total: steps.length });
+        i18n.set(byId('progress-label'), `logon.steps.${at}`);
+      }
+      clearError();
+      (section.querySelector('.error-slot') ?? section).append(errorEl);
+      if (focus) section.querySelector('h2').focus();
+    },
+    showError(items) {
+      const parts = items.map((it) => (typeof it === 'string' ? { key: it } : it));
+      errorEl.replaceChildren();
+      for (const { key, vars } of parts) {
+        const el = document.createElement('p');
+        i18n.set(el, key, vars);
+        errorEl.append(el);
+      }
+      errorEl.hidden = false;
+      speak(alertRegion, parts.map(({ key, vars }) => i18n.t(key, vars)).join(' '));
+    },
+  };
+}
+
+main().catch((err) => console.error('logon: the page could not start:', err));
