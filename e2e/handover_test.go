@@ -8,6 +8,7 @@ import (
 
 	"mitidchip/e2e/harness"
 	"mitidchip/e2e/scenario"
+	"mitidchip/server/activation"
 )
 
 // An iPhone (its user agent; Web NFC and Web Bluetooth removed before load) is told
@@ -93,6 +94,84 @@ func TestHandoverFromIPhone(t *testing.T) {
 	phone.B.Navigate(s.Origin + "/continue#c=" + strings.ReplaceAll(code, "-", ""))
 	want := s.Text(t, "en", "error.handover_used")
 	phone.WaitJS("the code refused as used", "document.body.dataset.step === 'continue' && document.getElementById('error').textContent.trim() === "+jsQuote(want))
+}
+
+// The iPhone that made a code watches it, by the server's state: when the code's
+// minutes are up (on the server's clock) the page says so by itself and offers a new
+// code and Borgerservice; when the other device redeems the new code, the page says,
+// by itself and for good, that the person continued there, with no button left.
+// Both in the catalogue's words in each language, and axe-clean.
+func TestHandoverWatched(t *testing.T) {
+	clock := &scenario.Clock{}
+	s := scenario.Start(t, scenario.Production(), scenario.WithClock(clock))
+	axe := scenario.LoadAxe(t)
+	a := harness.New(t, harness.WithoutWebBluetooth())
+	a.EmulateIPhone()
+	phone := scenario.Open(t, a, s, s.NewLink(t, "e2e-person-watch", ""))
+	phone.WaitStep("device")
+	clean := func(state, lang string) {
+		t.Helper()
+		r := phone.Axe(axe)
+		if r.Passes == 0 {
+			t.Errorf("%s, %s: expected axe-core rules to pass, got none: did axe run?", state, lang)
+		}
+		for _, v := range r.Violations {
+			t.Errorf("%s, %s: expected no WCAG 2.1 A/AA violations, got %s", state, lang, v)
+		}
+	}
+
+	phone.Click("#handover-start")
+	phone.WaitStep("handover")
+	first := scenario.Eval[string](phone, "document.getElementById('handover-code').textContent")
+	if got, want := phone.Text("step-handover"), phone.Message("handover.after", nil); !strings.Contains(got, want) {
+		t.Errorf("the handover step: expected it to say %q, got %q", want, got)
+	}
+
+	// The code's minutes pass unused.
+	clock.Advance(activation.HandoverTTL)
+	phone.ExpectError("device", phone.Message("handover.expired", nil))
+	phone.InEachLanguage(func(lang string) {
+		if got, want := phone.Text("error"), phone.Message("handover.expired", nil); got != want {
+			t.Errorf("expired, %s: expected %q, got %q", lang, want, got)
+		}
+		for _, id := range []string{"handover-start", "borgerservice-link"} {
+			if !phone.Visible(id) {
+				t.Errorf("expired, %s: expected #%s offered, it is hidden", lang, id)
+			}
+		}
+		clean("expired", lang)
+	})
+	phone.Click("#handover-start")
+	phone.WaitStep("handover")
+	phone.ExpectNoError()
+	code := scenario.Eval[string](phone, "document.getElementById('handover-code').textContent")
+	if code == first {
+		t.Fatalf("a new code after the expired one: expected another than %s, got the same", first)
+	}
+
+	// The other device redeems the new code.
+	b := harness.New(t)
+	other := scenario.Open(t, b, s, s.Origin+"/continue")
+	other.WaitStep("continue")
+	other.Type("#handover-input", code)
+	other.Click("#continue-submit")
+	other.WaitStep("password")
+
+	phone.WaitStep("handed")
+	if got := scenario.Eval[string](phone, "document.getElementById('live').textContent.trim()"); !strings.Contains(got, phone.Message("handed.title", nil)) {
+		t.Errorf("handed over: expected the alert region to say %q, got %q", phone.Message("handed.title", nil), got)
+	}
+	phone.InEachLanguage(func(lang string) {
+		for id, key := range map[string]string{"handed-title": "handed.title", "handed-body": "handed.body"} {
+			if got, want := phone.Text(id), phone.Message(key, nil); got != want {
+				t.Errorf("handed over, %s, #%s: expected %q, got %q", lang, id, want, got)
+			}
+		}
+		if got := scenario.Eval[[]string](phone, "[...document.querySelectorAll('main button, main input, main a')].filter((e) => e.checkVisibility({visibilityProperty: true})).map((e) => e.id || e.textContent.trim())"); len(got) != 0 {
+			t.Errorf("handed over, %s: expected nothing left to press on the page, got %q", lang, got)
+		}
+		clean("handed", lang)
+	})
 }
 
 // A browser that can connect never sees the handover: the link leads straight to

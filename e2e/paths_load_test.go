@@ -1,9 +1,11 @@
 package e2e_test
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"mitidchip/e2e/harness"
 	"mitidchip/e2e/scenario"
@@ -48,5 +50,52 @@ func TestPathTypeBeforeModule(t *testing.T) {
 	}
 	if !scenario.Eval[bool](page, started) {
 		t.Fatalf("after the release: expected the module started, it is not")
+	}
+}
+
+// The password form comes with the HTML (issue 9, decision 42): a fresh link in a
+// browser that can connect shows the form and takes typing while the catalogue, the
+// server's answer to the link and the module are all still on their way; when they
+// come, what was typed stays, the focus stays in the field, and the rules judge it.
+// A link that then fails is said, truly, in place of the form.
+func TestPathFormBeforeAnything(t *testing.T) {
+	s := scenario.Start(t)
+	b := harness.New(t)
+	b.EmulateNFC(devChip(t, s, "MC-000003"))
+	held := b.Hold("*/main.*.wasm", "*/i18n/*", "*/api/v1/handoff")
+	page := scenario.Open(t, b, s, s.NewLink(t, "e2e-person-early-form", ""))
+	page.WaitStep("password")
+	if !page.Visible("password") || !page.Visible("password-repeat") {
+		t.Fatal("before anything loaded: expected the password fields shown")
+	}
+	if got := held.Requests(); !slices.ContainsFunc(got, func(u string) bool { return strings.HasSuffix(u, "/api/v1/handoff") }) {
+		t.Fatalf("the link's redemption: expected it asked for meanwhile, got %q", got)
+	}
+	const typed = "Kanelsnegle"
+	page.Type("#password", typed)
+	if got := scenario.Eval[string](page, "document.getElementById('password').value"); got != typed {
+		t.Fatalf("typing before anything loaded: expected the field to hold %q, got %q", typed, got)
+	}
+	if scenario.Eval[bool](page, "document.querySelector('#password-rules li').dataset.state !== 'pending'") {
+		t.Fatal("before the module: expected the rules pending, one answered")
+	}
+
+	held.Release()
+	page.WaitPasswordReady()
+	page.WaitJS("the rules judging what was typed", "[...document.querySelectorAll('#password-rules li')].every((li) => li.dataset.state === 'met')")
+	if got := scenario.Eval[string](page, "document.getElementById('password').value"); got != typed {
+		t.Fatalf("after the page was ready: expected the field still to hold %q, got %q", typed, got)
+	}
+	if got := page.Focused(); !strings.HasPrefix(got, "input#password ") {
+		t.Errorf("after the page was ready: expected the focus still in #password, got %q", got)
+	}
+
+	// A link past its minutes: the form shows, then the truth.
+	late := harness.New(t)
+	late.EmulateNFC(devChip(t, s, "MC-000003"))
+	expired := scenario.Open(t, late, s, s.ExpiredLink(t, "e2e-person-early-expired", "", 11*time.Minute))
+	expired.ExpectTerminal("handoff_expired", "next.restart_app")
+	if expired.Visible("password") {
+		t.Error("an expired link: expected the password form gone with the error, it is shown")
 	}
 }

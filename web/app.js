@@ -10,6 +10,8 @@
 // The token must leave the address bar before anything else can read or log it.
 const token = takeToken();
 const manifest = readManifest();
+// The password form from the HTML, before anything else loads, where it is sure to be the step.
+showEarly();
 
 // A new link opened in this same tab changes only the fragment, which loads nothing:
 // start over with it.
@@ -21,6 +23,29 @@ function takeToken() {
   const t = new URLSearchParams(location.hash.slice(1)).get('t');
   if (t !== null) history.replaceState(history.state, '', location.pathname + location.search);
   return t || null;
+}
+
+// showEarly shows the password form as the HTML has it, at once, when this is a
+// fresh link from the app (#t=) in a browser that can connect (the same test as
+// step-device.js canConnect) or in dev mode: the redemption's answer is then the
+// password step, unless the link fails or this tab used it before. So the person can
+// type while the scripts, the catalogue and the server's answer come (decision 42);
+// render() then shows the server's step, or the true error. The words are the HTML's
+// Danish until the catalogue of a stored English choice arrives.
+function showEarly() {
+  const bt = navigator.bluetooth;
+  const capable = 'NDEFReader' in window || (typeof bt === 'object' && bt !== null) ||
+    document.querySelector('meta[name="mitid-dev"]') !== null;
+  const section = document.getElementById('step-password');
+  if (token === null || location.pathname === '/continue' || !capable || !section) return false;
+  for (const s of document.querySelectorAll('main section[data-view]')) s.hidden = s !== section;
+  document.body.dataset.step = 'password';
+  const progress = document.getElementById('progress');
+  if (progress) {
+    progress.hidden = false;
+    progress.querySelector('li[data-for="password"]')?.setAttribute('aria-current', 'step');
+  }
+  return true;
 }
 
 function readManifest() {

@@ -5,6 +5,19 @@
 // The page on that other device (/continue, the code in #c=) redeems the code and
 // goes on with the same activation (docs/decisions.md, "Continue on another device").
 
+// Watching the handover (docs/decisions.md 41): the page that made a code asks the
+// server's state (GET /api/v1/activation) now and then until the code is used,
+// expires or is voided. The first look is after WATCH_FIRST, each next one
+// WATCH_GROWTH times later, at most WATCH_MAX apart: about 10 requests a minute at
+// most, of the 120 an address may make to the API. A refusal for the rate
+// (rate_limited), a lost connection or a server fault wait WATCH_BACKOFF. A hidden
+// page does not look; it looks at once when shown again.
+const WATCH_FIRST = 2000;
+const WATCH_GROWTH = 1.5;
+const WATCH_MAX = 6000;
+const WATCH_BACKOFF = 30000;
+const PASSING = ['network', 'internal', 'rate_limited'];
+
 const TITLES = { iphone: 'device.iphone.title', android: 'device.android.title', other: 'device.other.title' };
 const BODIES = { iphone: 'device.iphone.body', android: 'device.android.body', other: 'device.other.body' };
 
@@ -40,6 +53,7 @@ export function setup(flow) {
   const kind = deviceKind();
   let passed = false; // this browser can connect (or dev mode offers the virtual chip)
   let busy = false;
+  let watcher = null; // the watch of the newest code this page made
 
   $('handover-start').addEventListener('click', begin);
   $('handover-new').addEventListener('click', begin);
@@ -71,11 +85,96 @@ export function setup(flow) {
       $('handover-qr').src = h.qr;
       i18n.set($('handover-expiry'), 'handover.expiry', { expires_at: Date.now() + h.expires_in * 1000 });
       flow.show('handover');
+      watch(h.expires_in);
     } catch (err) {
       flow.fail(err);
     } finally {
       busy = false;
     }
+  }
+
+  // watch follows the newest code until the other device redeems it (this page's
+  // session cookie stops working: the server answers no_session), or it expires or is
+  // voided unused (the server's state says so). Then the page says so, and stops.
+  function watch(expiresIn) {
+    watcher?.stop();
+    let delay = WATCH_FIRST;
+    let timer = 0;
+    let asking = false;
+    let endsAt = Date.now() + expiresIn * 1000; // on this device's clock: a hint when to look
+    const w = { stop };
+    watcher = w;
+
+    function schedule(ms) {
+      clearTimeout(timer);
+      // Look again no later than the moment the server said the code ends.
+      timer = setTimeout(look, Math.max(0, Math.min(ms, endsAt - Date.now() + 500)));
+    }
+
+    async function look() {
+      timer = 0;
+      if (watcher !== w || asking || document.hidden) return;
+      asking = true;
+      let state;
+      try {
+        state = await api.state();
+      } catch (err) {
+        if (watcher !== w) return;
+        if (PASSING.includes(err?.code)) {
+          schedule(WATCH_BACKOFF);
+          return;
+        }
+        stop();
+        // The code was this page's only way on: a cookie that stopped working means
+        // the other device redeemed it.
+        if (err?.code === 'no_session') return handed();
+        return flow.fail(err);
+      } finally {
+        asking = false;
+      }
+      if (watcher !== w) return;
+      const h = state.handover;
+      if (state.step === 'password' && h?.status === 'open') {
+        endsAt = Date.now() + h.expires_in * 1000;
+        delay = Math.min(delay * WATCH_GROWTH, WATCH_MAX);
+        schedule(delay);
+        return;
+      }
+      stop();
+      if (state.step !== 'password') return flow.render(state); // another tab of this browser went on
+      ended(h?.status === 'void' ? 'handover.void' : 'handover.expired');
+    }
+
+    function visibility() {
+      if (document.hidden) {
+        clearTimeout(timer);
+        timer = 0;
+      } else {
+        schedule(0);
+      }
+    }
+
+    function stop() {
+      clearTimeout(timer);
+      document.removeEventListener('visibilitychange', visibility);
+      if (watcher === w) watcher = null;
+    }
+
+    document.addEventListener('visibilitychange', visibility);
+    schedule(delay);
+  }
+
+  // handed is this page's last word: the activation goes on on the other device.
+  function handed() {
+    flow.show('handed');
+    flow.alert(`${$('handed-title').textContent} ${$('handed-body').textContent}`);
+  }
+
+  // ended: the code can no longer be used; the ways on are offered again, a new code
+  // first.
+  function ended(key) {
+    flow.show('device');
+    flow.showError([key]);
   }
 
   // resume shows the page of the other device, and redeems a code the QR code gave.

@@ -59,7 +59,8 @@ export function setup(flow) {
   }
 
   function enter(state) {
-    flow.show('password');
+    // A person typing in the form the HTML showed early keeps their place.
+    flow.show('password', { focus: !form.contains(document.activeElement) });
     const userId = state.user_id || '';
     document.getElementById('password-username').value = userId;
     userIdNote.hidden = !userId;

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/chromedp/cdproto/fetch"
@@ -18,19 +19,23 @@ type Held struct {
 	urls    []string
 }
 
-// Hold holds every request of the page whose URL matches pattern (the Fetch domain's
-// wildcards: '*' any characters, '?' one) before it is sent, until Release. Call it
-// before Navigate for a request the page makes as it loads.
-func (b *Browser) Hold(pattern string) *Held {
+// Hold holds every request of the page whose URL matches one of the patterns (the
+// Fetch domain's wildcards: '*' any characters, '?' one) before it is sent, until
+// Release. Call it before Navigate for a request the page makes as it loads, and once
+// per page: a second call replaces the first's patterns.
+func (b *Browser) Hold(patterns ...string) *Held {
 	b.t.Helper()
 	h := &Held{release: make(chan struct{})}
 	paused := chromedp.Events(b.bg, fetch.RequestPaused) // before Enable, so none is missed
-	if _, err := chromedp.Call(b.ctx, fetch.Enable, fetch.EnableParams{
-		Patterns: []*fetch.RequestPattern{{URLPattern: pattern, RequestStage: fetch.RequestStageRequest}},
-	}); err != nil {
-		b.t.Fatalf("harness: hold %s: %v", pattern, err)
+	var ps []*fetch.RequestPattern
+	for _, p := range patterns {
+		ps = append(ps, &fetch.RequestPattern{URLPattern: p, RequestStage: fetch.RequestStageRequest})
 	}
-	b.background("hold "+pattern, func(ctx context.Context) error {
+	name := strings.Join(patterns, " ")
+	if _, err := chromedp.Call(b.ctx, fetch.Enable, fetch.EnableParams{Patterns: ps}); err != nil {
+		b.t.Fatalf("harness: hold %s: %v", name, err)
+	}
+	b.background("hold "+name, func(ctx context.Context) error {
 		var wg sync.WaitGroup
 		defer wg.Wait()
 		for ev, err := range paused {

@@ -145,6 +145,9 @@ type View struct {
 	// Binding is present from the code step on: the transcript fields the page does
 	// not already know for sure.
 	Binding *transcript.Binding
+	// Handover is the newest unused handover code made for this activation, at the
+	// password step only (nil if none): what the device that made it watches for.
+	Handover *HandoverStatus
 }
 
 // PasswordParams is the Argon2id salt and cost for this person's password, and the
@@ -174,6 +177,13 @@ func (c *Ceremony) View(ctx context.Context, s store.Session) (View, error) {
 	if s.State == store.StateChipPresented || s.State == store.StateCodeVerified {
 		b := bindingOf(s)
 		v.Binding = &b
+	}
+	if s.State == store.StateRedeemed {
+		h, err := c.handoverStatus(ctx, s.ID)
+		if err != nil {
+			return View{}, err
+		}
+		v.Handover = h
 	}
 	return v, nil
 }

@@ -32,6 +32,46 @@ type Handover struct {
 	ExpiresAt time.Time
 }
 
+// HandoverState is how a handover code stands for the device that made it.
+type HandoverState string
+
+const (
+	// HandoverOpen: the code may still be redeemed.
+	HandoverOpen HandoverState = "open"
+	// HandoverExpired: its minutes are up, unused.
+	HandoverExpired HandoverState = "expired"
+	// HandoverVoid: HandoverMaxWrong wrong codes voided it.
+	HandoverVoid HandoverState = "void"
+)
+
+// HandoverStatus is the newest unused handover of an activation, as the device that
+// made it may know it (it holds the code already).
+type HandoverStatus struct {
+	State     HandoverState
+	ExpiresAt time.Time
+}
+
+// handoverStatus is the newest unused handover of the activation, or nil. A used one
+// is not reported: the device that made it has lost its session by then.
+func (c *Ceremony) handoverStatus(ctx context.Context, activationID string) (*HandoverStatus, error) {
+	hs, err := c.cfg.Store.Handovers(ctx, activationID)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if len(hs) == 0 || !hs[len(hs)-1].UsedAt.IsZero() {
+		return nil, nil
+	}
+	h := hs[len(hs)-1]
+	st := HandoverStatus{State: HandoverOpen, ExpiresAt: h.ExpiresAt}
+	switch {
+	case h.WrongCodes >= HandoverMaxWrong:
+		st.State = HandoverVoid
+	case !c.cfg.Now().Before(h.ExpiresAt):
+		st.State = HandoverExpired
+	}
+	return &st, nil
+}
+
 // BeginHandover makes a one-time code that moves s to another device. s must be at
 // the password step; a code made before for s stops working.
 func (c *Ceremony) BeginHandover(ctx context.Context, s store.Session) (Handover, error) {

@@ -57,6 +57,17 @@ type State struct {
 	// Binding is what the page needs to build the transcript the chip signs; present
 	// from the code step on.
 	Binding *Binding `json:"binding,omitempty"`
+	// Handover is the newest unused code to continue on another device, at the
+	// password step, for the device that made it to watch (docs/api.md).
+	Handover *HandoverState `json:"handover,omitempty"`
+}
+
+// HandoverState is how the newest unused handover code stands: open (ExpiresIn
+// whole seconds left), expired, or void after too many wrong codes.
+type HandoverState struct {
+	Status    string `json:"status"` // open, expired, void
+	ExpiresAt string `json:"expires_at"`
+	ExpiresIn int    `json:"expires_in"`
 }
 
 // Binding holds the transcript fields the page does not already know for sure.
@@ -150,6 +161,13 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, s store.Session) {
 	st := State{ActivationID: v.ActivationID, Step: string(v.Step), UserID: v.UserID, TriesLeft: v.TriesLeft, ChipSerial: v.ChipSerial}
 	if b := v.Binding; b != nil {
 		st.Binding = &Binding{UserID: b.UserID, ChipSerial: b.ChipSerial, ChipPublicKey: b.ChipPublicKey, PasswordVerifier: b.PasswordVerifier, Nonce: b.Nonce}
+	}
+	if h := v.Handover; h != nil {
+		st.Handover = &HandoverState{
+			Status:    string(h.State),
+			ExpiresAt: h.ExpiresAt.UTC().Format(time.RFC3339),
+			ExpiresIn: max(0, int(math.Floor(h.ExpiresAt.Sub(a.cfg.Now()).Seconds()))),
+		}
 	}
 	writeJSON(w, http.StatusOK, st)
 }

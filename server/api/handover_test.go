@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"mitidchip/server/activation"
 	"mitidchip/server/api"
@@ -106,4 +107,66 @@ func TestHandoverAddressLimit(t *testing.T) {
 		cl.post("/api/v1/handover/redeem", api.HandoverRedeemRequest{Code: "2222-2222"}).expectError(t, http.StatusUnprocessableEntity, "handover_wrong")
 	}
 	cl.post("/api/v1/handover/redeem", api.HandoverRedeemRequest{Code: "2222-2222"}).expectError(t, http.StatusTooManyRequests, "rate_limited")
+}
+
+// TestHandoverWatched: the device that made a code sees it in its state, open with
+// its seconds left, then expired when its minutes are up, or void after five wrong
+// codes; a new code is open again. Another step, or the device that redeemed it,
+// sees no handover.
+func TestHandoverWatched(t *testing.T) {
+	f := newFixture(t, nil)
+	vc := f.virtualChip(f.chips[0])
+	handover := func(c *ceremony) *api.HandoverState {
+		t.Helper()
+		return c.c.get("/api/v1/activation").state(t, "password").Handover
+	}
+
+	a := f.begin("person-a", vc)
+	if h := handover(a); h != nil {
+		t.Fatalf("before any code: expected no handover in the state, got %+v", h)
+	}
+	var h api.Handover
+	a.c.post("/api/v1/handover", map[string]any{}).decodeOK(t, &h)
+	if got := handover(a); got == nil || got.Status != "open" || got.ExpiresIn != int(activation.HandoverTTL.Seconds()) || got.ExpiresAt != h.ExpiresAt {
+		t.Fatalf("a fresh code: expected open, %v left, until %s; got %+v", activation.HandoverTTL, h.ExpiresAt, got)
+	}
+	f.clock.Advance(activation.HandoverTTL - time.Second)
+	if got := handover(a); got == nil || got.Status != "open" || got.ExpiresIn != 1 {
+		t.Fatalf("a second before its end: expected open with 1 s left, got %+v", got)
+	}
+	f.clock.Advance(time.Second)
+	if got := handover(a); got == nil || got.Status != "expired" || got.ExpiresIn != 0 {
+		t.Fatalf("at its end: expected expired, got %+v", got)
+	}
+	a.c.post("/api/v1/handover", map[string]any{}).decodeOK(t, &h)
+	if got := handover(a); got == nil || got.Status != "open" {
+		t.Fatalf("a new code after the expired one: expected open, got %+v", got)
+	}
+	wrong := h.Code[:5] + strings.Map(func(r rune) rune {
+		if r == 'A' {
+			return 'B'
+		}
+		return 'A'
+	}, h.Code[5:])
+	for range activation.HandoverMaxWrong {
+		f.newClient().post("/api/v1/handover/redeem", api.HandoverRedeemRequest{Code: wrong})
+	}
+	if got := handover(a); got == nil || got.Status != "void" {
+		t.Fatalf("after %d wrong codes: expected void, got %+v", activation.HandoverMaxWrong, got)
+	}
+
+	b := f.begin("person-b", vc)
+	b.c.post("/api/v1/handover", map[string]any{}).decodeOK(t, &h)
+	other := f.newClient()
+	if st := other.post("/api/v1/handover/redeem", api.HandoverRedeemRequest{Code: h.Code}).state(t, "password"); st.Handover != nil {
+		t.Errorf("the device that redeemed the code: expected no handover in its state, got %+v", st.Handover)
+	}
+	b.c.get("/api/v1/activation").expectError(t, http.StatusUnauthorized, "no_session")
+
+	c := f.begin("person-c", vc)
+	c.c.post("/api/v1/handover", map[string]any{}).decodeOK(t, &h)
+	c.setPassword()
+	if st := c.c.get("/api/v1/activation").state(t, "chip"); st.Handover != nil {
+		t.Errorf("past the password step: expected no handover in the state, got %+v", st.Handover)
+	}
 }
