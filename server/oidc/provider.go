@@ -215,17 +215,59 @@ func (p *Provider) Finish(ctx context.Context, id, personID string, authTime tim
 	return strings.TrimSuffix(p.origin, "/") + CallbackPath + "?id=" + handle, nil
 }
 
-// Client is the registered client id, for the logon page to name the site.
-func (p *Provider) Client(ctx context.Context, authRequestID string) (store.OIDCClient, error) {
-	if err := ParseAuthRequestID(authRequestID); err != nil {
-		return store.OIDCClient{}, fmt.Errorf("%w: %v", ErrAuthRequestUnknown, err)
+// Site is the name of the site authorization request id is for, for the logon page
+// to say where the person logs on: ErrAuthRequestUnknown if there is no such
+// request, ErrAuthRequestFinished if a logon finished it, and ErrAuthRequestExpired,
+// with the name, if its time ran out (the page then offers the way back, Cancel).
+func (p *Provider) Site(ctx context.Context, id string) (string, error) {
+	if err := ParseAuthRequestID(id); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrAuthRequestUnknown, err)
 	}
-	r, err := p.storage.st.AuthRequest(ctx, authRequestID)
+	r, err := p.storage.st.AuthRequest(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.OIDCClient{}, ErrAuthRequestUnknown
+		return "", ErrAuthRequestUnknown
 	}
 	if err != nil {
-		return store.OIDCClient{}, err
+		return "", err
 	}
-	return p.storage.st.OIDCClient(ctx, r.ClientID)
+	c, err := p.storage.st.OIDCClient(ctx, r.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrAuthRequestUnknown
+	}
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case r.Finished():
+		return "", ErrAuthRequestFinished
+	case !p.storage.now().Before(r.ExpiresAt):
+		return c.Name, ErrAuthRequestExpired
+	}
+	return c.Name, nil
+}
+
+// Cancel ends authorization request id without a logon, as the person chose to go
+// back to the site, and returns where the browser goes: the request's registered
+// redirect URI with error=access_denied and the site's state (OpenID Connect Core
+// 3.1.2.6), built by the library as it builds every answer. A request whose time ran
+// out is answered the same way, so the person is never left on the logon page. An
+// unknown or finished request is an error and changes nothing.
+func (p *Provider) Cancel(ctx context.Context, id string) (string, error) {
+	if err := ParseAuthRequestID(id); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrAuthRequestUnknown, err)
+	}
+	now := p.storage.now()
+	d, _ := json.Marshal(map[string]string{"auth_request": id}) // strings only
+	r, err := p.storage.st.CancelAuthRequest(ctx, id, now, store.AuditEntry{At: now, Event: "oidc_logon_cancelled", Detail: string(d)})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", ErrAuthRequestUnknown
+	case errors.Is(err, store.ErrAuthRequestFinished):
+		return "", ErrAuthRequestFinished
+	case err != nil:
+		return "", err
+	}
+	answer := zoidc.ErrAccessDenied().WithDescription("the person cancelled the logon")
+	answer.State = r.State
+	return op.AuthResponseURL(r.RedirectURI, zoidc.ResponseTypeCode, zoidc.ResponseModeQuery, answer, p.op.Encoder())
 }
