@@ -25,6 +25,9 @@ const (
 	CodeChipNotYours       = Code("chip_not_yours")
 	CodeSignatureInvalid   = Code("signature_invalid")
 	CodeAuthRequestInvalid = Code("auth_request_invalid")
+	// CodeAuthRequestExpired: the site's authorization request is still known but its
+	// time ran out; the page offers the way back to the site.
+	CodeAuthRequestExpired = Code("auth_request_expired")
 	CodeNotLoggedOn        = Code("not_logged_on")
 	CodeInternal           = Code("internal")
 )
@@ -33,7 +36,7 @@ const (
 var Codes = []Code{
 	CodeBadRequest, CodeLogonFailed, CodeLogonLocked, CodeLogonExpired, CodeLogonUsed, CodeOutOfOrder,
 	CodeHelloInvalid, CodeChipUnknown, CodeChipNotAttested, CodeChipRevoked, CodeChipNotYours,
-	CodeSignatureInvalid, CodeAuthRequestInvalid, CodeNotLoggedOn, CodeInternal,
+	CodeSignatureInvalid, CodeAuthRequestInvalid, CodeAuthRequestExpired, CodeNotLoggedOn, CodeInternal,
 }
 
 // Error is a refusal: its Code is for the person (through the page), Err the precise

@@ -61,9 +61,16 @@ var AMR = []string{"pwd", "hwk", "mfa"}
 // Errors Finish returns; test with errors.Is.
 var (
 	ErrAuthRequestUnknown  = errors.New("oidc: no such authorization request")
-	ErrAuthRequestExpired  = errors.New("oidc: the authorization request expired")
+	ErrAuthRequestExpired  error = expiredError{}
 	ErrAuthRequestFinished = errors.New("oidc: the authorization request was finished already")
 )
+
+// expiredError is ErrAuthRequestExpired; the logon ceremony, which does not import
+// this package, tells it by its method.
+type expiredError struct{}
+
+func (expiredError) Error() string            { return "oidc: the authorization request expired" }
+func (expiredError) AuthRequestExpired() bool { return true }
 
 // AuthRequests is what the logon ceremony calls when a person has logged on for a
 // site (the logon package declares the same interface).
@@ -71,6 +78,10 @@ type AuthRequests interface {
 	// Finish completes OIDC authorization request id for personID, logged on at
 	// authTime with password and chip; it returns the URL the browser goes to next.
 	Finish(ctx context.Context, id, personID string, authTime time.Time) (string, error)
+	// Site names the site request id is for (the logon page says it).
+	Site(ctx context.Context, id string) (string, error)
+	// Cancel ends request id without a logon; the browser goes back to the site.
+	Cancel(ctx context.Context, id string) (string, error)
 }
 
 var _ AuthRequests = (*Provider)(nil)
