@@ -357,6 +357,8 @@ func (c *Ceremony) Chip(ctx context.Context, challengeID string, hello, signatur
 		return Done{}, refuse(CodeChipUnknown, err)
 	case errors.Is(err, registry.ErrRevoked):
 		return Done{}, refuse(CodeChipRevoked, err)
+	case errors.Is(err, registry.ErrBlocked):
+		return Done{}, refuse(CodeChipBlocked, err)
 	case errors.Is(err, registry.ErrRetired):
 		return Done{}, refuse(CodeChipNotYours, err)
 	case errors.Is(err, registry.ErrUntrustedCA), errors.Is(err, registry.ErrNotAttested):

@@ -645,3 +645,27 @@ func (b *bench) count(table string) int {
 	b.t.Helper()
 	return len(storetest.Snapshot(b.t, b.st)[table])
 }
+
+// TestBlockedChip: a chip its holder blocked is refused at the chip step with
+// chip_blocked (not an internal error), and the refusal changes nothing.
+func TestBlockedChip(t *testing.T) {
+	b := newBench(t, nil)
+	m := b.chips[0]
+	b.activate("person-1", "anna.hansen", password, m)
+	if _, err := b.st.BlockChip(b.ctx, store.BlockRequest{Serial: m.Serial, PersonID: "person-1", Reason: "lost", At: b.now,
+		TokenID: "block-1", TokenExpiresAt: b.now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	begun, err := b.c.Begin(b.ctx, "anna.hansen", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := b.c.Password(b.ctx, begun.ChallengeID, b.prove(password, begun))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := storetest.Snapshot(t, b.st)
+	_, err = b.c.Chip(b.ctx, begun.ChallengeID, b.hello(m), b.sign(m, tr))
+	wantCode(t, err, logon.CodeChipBlocked)
+	storetest.AssertUnchanged(t, b.st, before)
+}

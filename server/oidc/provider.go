@@ -60,9 +60,9 @@ var AMR = []string{"pwd", "hwk", "mfa"}
 
 // Errors Finish returns; test with errors.Is.
 var (
-	ErrAuthRequestUnknown  = errors.New("oidc: no such authorization request")
+	ErrAuthRequestUnknown        = errors.New("oidc: no such authorization request")
 	ErrAuthRequestExpired  error = expiredError{}
-	ErrAuthRequestFinished = errors.New("oidc: the authorization request was finished already")
+	ErrAuthRequestFinished       = errors.New("oidc: the authorization request was finished already")
 )
 
 // expiredError is ErrAuthRequestExpired; the logon ceremony, which does not import

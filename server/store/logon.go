@@ -162,7 +162,7 @@ type LogonFinish struct {
 	// PersonID and ChipSerial still say who and with which chip.
 	NoSession bool
 	At        time.Time
-	Audit       []AuditEntry
+	Audit     []AuditEntry
 }
 
 // LogonSession is a MitID.dk session.
