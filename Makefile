@@ -32,7 +32,7 @@ build:
 test: test-native test-wasm
 
 test-native: build chromium axe
-	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(GO) test -race -count=1 ./...
+	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(GO) test -race -count=1 -timeout 30m ./...
 
 # The browser tests drive Debian's Chromium; it is installed here when missing, never
 # downloaded by a test tool.
