@@ -77,5 +77,9 @@ export function createApi(fetchFn = globalThis.fetch.bind(globalThis)) {
     logonChip: (challengeId, hello, signature) => request('POST', '/api/v1/logon/chip', { challenge_id: challengeId, hello, signature }),
     mit: () => request('GET', '/api/v1/mit'),
     logoff: () => request('POST', '/api/v1/logoff', {}),
+    // The site a logon for an OIDC authorization request is for, and the way back to
+    // it without logging on (docs/oidc.md).
+    logonSite: (authRequest) => request('GET', `/api/v1/logon/site?auth_request=${encodeURIComponent(authRequest)}`),
+    logonCancel: (authRequest) => request('POST', '/api/v1/logon/cancel', { auth_request: authRequest }),
   };
 }

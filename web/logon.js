@@ -91,6 +91,7 @@ async function main() {
   const authRequest = new URLSearchParams(location.search).get('auth_request') || '';
   byId('logon-for-site').hidden = authRequest === '';
   const view = createView(i18n);
+  let site = ''; // the name of the site the logon is for, once the server said it
   let logon = null; // {challengeId, transcript} once the password passed
 
   const flow = {
@@ -163,6 +164,22 @@ async function main() {
     }
   });
   byId('press-again').addEventListener('click', () => chip.enter());
+  // Cancel and go back to the site: the provider answers it access_denied.
+  let cancelling = false;
+  async function cancel() {
+    if (cancelling) return;
+    cancelling = true;
+    try {
+      const answer = await api.logonCancel(authRequest);
+      if (flow.linked) flow.mitidNow()?.disconnect().catch(() => {});
+      go(answer?.next, '/logon');
+    } catch (err) {
+      cancelling = false;
+      fail(err);
+    }
+  }
+  byId('logon-cancel').addEventListener('click', cancel);
+  byId('error-back').addEventListener('click', cancel);
   byId('error-retry').addEventListener('click', () => {
     logon = null;
     view.show('credentials');
@@ -191,8 +208,21 @@ async function main() {
     flow.transport.clear();
     if (flow.linked) flow.mitidNow()?.disconnect().catch(() => {});
     flow.linked = false;
+    byId('site-cancel').hidden = true;
     view.show('done');
-    location.assign(answer && typeof answer.next === 'string' && answer.next.startsWith('/') || /^https:\/\//.test(answer?.next) ? answer.next : '/mit');
+    go(answer?.next, '/mit');
+  }
+
+  // go sends the browser where the server said: a path here, or the provider's
+  // callback or the site's redirect URI (http only as the server allows: loopback).
+  function go(next, fallback) {
+    let u = null;
+    try {
+      u = typeof next === 'string' ? new URL(next, location.href) : null;
+    } catch {
+      u = null;
+    }
+    location.assign(u && (u.protocol === 'https:' || u.protocol === 'http:') ? u.href : fallback);
   }
 
   function keyOf(err) {
@@ -217,8 +247,17 @@ async function main() {
       (code === 'logon_failed' ? passwordField : userField).focus();
       return;
     }
-    if (code === 'auth_request_invalid' || code === 'internal') {
+    if (code === 'auth_request_invalid' || code === 'auth_request_expired' || code === 'internal') {
       i18n.set(byId('error-body'), keyOf(err));
+      // No dead ends: a site's request that is over cannot be started again here;
+      // one whose time ran out still takes the person back to the site, and any
+      // other leaves MitID.dk's own logon.
+      const over = code !== 'internal' && authRequest !== '';
+      byId('error-retry').hidden = over;
+      byId('error-back').hidden = !(code === 'auth_request_expired' && site !== '');
+      if (site !== '') i18n.set(byId('error-back'), 'logon.back_to_site', { site });
+      byId('error-mitid').hidden = !over || code === 'auth_request_expired';
+      byId('site-cancel').hidden = over || site === '';
       view.show('error');
       document.body.dataset.error = code;
       view.alert(`${byId('error-title').textContent} ${byId('error-body').textContent}`);
@@ -232,6 +271,23 @@ async function main() {
     view.showError([messageOf(err)]);
   }
 
+  if (authRequest !== '') {
+    // Which site is waiting, or that none is: said before the person types anything.
+    try {
+      const answer = await api.logonSite(authRequest);
+      site = typeof answer?.site === 'string' ? answer.site : '';
+      if (answer?.expired) {
+        fail({ code: 'auth_request_expired', key: 'error.auth_request_expired' });
+        return;
+      }
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    i18n.set(byId('logon-for-site'), 'logon.for_site_named', { site });
+    i18n.set(byId('logon-cancel'), 'logon.cancel', { site });
+    byId('site-cancel').hidden = false;
+  }
   view.show('credentials');
   userField.focus();
 }

@@ -38,6 +38,14 @@ func (p *Page) Approve(vc *virtual.Chip) {
 	p.t.Helper()
 	p.WaitStep("connect")
 	p.Click("#connect-next")
+	p.PressWhenAsked(vc)
+	p.WaitMit()
+}
+
+// PressWhenAsked waits until the page asks for the chip's button and the chip waits
+// for it, then presses it.
+func (p *Page) PressWhenAsked(vc *virtual.Chip) {
+	p.t.Helper()
 	p.WaitStep("press")
 	deadline := time.NewTimer(StepTimeout)
 	defer deadline.Stop()
@@ -55,7 +63,6 @@ func (p *Page) Approve(vc *virtual.Chip) {
 		}
 	}
 	vc.Press()
-	p.WaitMit()
 }
 
 // WaitMit waits until the browser shows Mit MitID.

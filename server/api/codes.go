@@ -15,6 +15,7 @@ var ErrorCodes = []string{
 	"handover_wrong", "handover_expired", "handover_used", "handover_void",
 	"no_active_chip", "chip_changed",
 	"logon_failed", "logon_locked", "logon_expired", "logon_used", "chip_not_yours", "auth_request_invalid",
+	"auth_request_expired",
 	"not_logged_on",
 	"internal",
 }

@@ -68,6 +68,18 @@ type LogonDone struct {
 	Next string `json:"next"`
 }
 
+// LogonSite names the site a logon for an OIDC authorization request is for; Expired
+// says its time ran out (the page then offers only the way back, cancel).
+type LogonSite struct {
+	Site    string `json:"site"`
+	Expired bool   `json:"expired,omitempty"`
+}
+
+// LogonCancelRequest cancels the logon for an OIDC authorization request.
+type LogonCancelRequest struct {
+	AuthRequest string `json:"auth_request"`
+}
+
 // MitChip is the person's active chip as the self-service page shows it.
 type MitChip struct {
 	Serial      string `json:"serial"`
@@ -98,6 +110,8 @@ func (a *API) registerLogon(mux *http.ServeMux) {
 		"POST /api/v1/logon/chip":     a.logonChip,
 		"GET /api/v1/mit":             a.mit,
 		"POST /api/v1/logoff":         a.logoff,
+		"GET /api/v1/logon/site":      a.logonSite,
+		"POST /api/v1/logon/cancel":   a.logonCancel,
 	} {
 		mux.HandleFunc(pattern, a.limited(h))
 	}
@@ -115,9 +129,11 @@ var logonStatus = map[logon.Code]int{
 	logon.CodeChipUnknown:        http.StatusConflict,
 	logon.CodeChipNotAttested:    http.StatusConflict,
 	logon.CodeChipRevoked:        http.StatusConflict,
+	logon.CodeChipBlocked:        http.StatusConflict,
 	logon.CodeChipNotYours:       http.StatusForbidden,
 	logon.CodeSignatureInvalid:   http.StatusBadRequest,
 	logon.CodeAuthRequestInvalid: http.StatusConflict,
+	logon.CodeAuthRequestExpired: http.StatusGone,
 	logon.CodeNotLoggedOn:        http.StatusUnauthorized,
 	logon.CodeInternal:           http.StatusInternalServerError,
 }
@@ -191,7 +207,7 @@ func (a *API) logonChip(w http.ResponseWriter, r *http.Request) {
 	}
 	done, err := a.cfg.Logon.Chip(r.Context(), req.ChallengeID, req.Hello, req.Signature)
 	if done.Cookie != "" {
-		// The logon stands even when the authorization request it was for failed.
+		// A logon for a site has none (decision 75).
 		http.SetCookie(w, &http.Cookie{
 			Name: LogonCookieName(a.cfg.SecureCookie), Value: done.Cookie, Path: "/",
 			MaxAge: int(logon.AbsoluteTTL.Seconds()), Secure: a.cfg.SecureCookie, HttpOnly: true,
@@ -203,6 +219,39 @@ func (a *API) logonChip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, LogonDone{Next: done.Next})
+}
+
+// logonSite answers GET /api/v1/logon/site?auth_request=ID: the site's name, so the
+// logon page can say where the person logs on, and whether the request can still be
+// finished (auth_request_invalid when not; expired when only its time ran out).
+func (a *API) logonSite(w http.ResponseWriter, r *http.Request) {
+	name, err := a.cfg.Logon.Site(r.Context(), r.URL.Query().Get("auth_request"))
+	if logon.CodeOf(err) == logon.CodeAuthRequestExpired {
+		writeJSON(w, http.StatusOK, LogonSite{Site: name, Expired: true})
+		return
+	}
+	if err != nil {
+		a.refuseLogon(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, LogonSite{Site: name})
+}
+
+// logonCancel ends the logon for an OIDC authorization request without one, as the
+// person chose: the answer's next is the site's redirect URI with
+// error=access_denied and its state.
+func (a *API) logonCancel(w http.ResponseWriter, r *http.Request) {
+	var req LogonCancelRequest
+	if !a.logonStep(w, r, false, &req) {
+		return
+	}
+	next, err := a.cfg.Logon.Cancel(r.Context(), req.AuthRequest)
+	if err != nil {
+		a.refuseLogon(w, r, err)
+		return
+	}
+	observe.Logger(r.Context()).Info("logon cancelled")
+	writeJSON(w, http.StatusOK, LogonDone{Next: next})
 }
 
 // LoggedOn is the MitID.dk session of the request, if its cookie names one that has

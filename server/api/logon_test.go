@@ -282,3 +282,41 @@ func TestHandoffWithoutUserID(t *testing.T) {
 	f.newClient().post("/api/v1/handoff", redeemReq(f.token("person-y", "UID.person-a"))).expectError(t, http.StatusConflict, "user_id_taken")
 	f.assertUnchanged(before)
 }
+
+// TestLogonSiteRefusals: without an OIDC provider, or with an auth_request of the
+// wrong form, the logon page's site lookup and cancel are refused and change
+// nothing; cancel is a same-origin POST like every logon step. (The provider's own
+// answers are tested in server/oidc and, through the page, in e2e TestOIDCJourney.)
+func TestLogonSiteRefusals(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.newClient()
+	evil := f.newClient()
+	evil.origin = "https://evil.example"
+	const id = "AAAAAAAAAAAAAAAAAAAAAA"
+	for _, tc := range []struct {
+		name   string
+		res    func() response
+		status int
+		code   string
+	}{
+		{"site, no provider", func() response { return c.get("/api/v1/logon/site?auth_request=" + id) }, http.StatusConflict, "auth_request_invalid"},
+		{"site, none given", func() response { return c.get("/api/v1/logon/site") }, http.StatusBadRequest, "bad_request"},
+		{"site, a space", func() response { return c.get("/api/v1/logon/site?auth_request=a+b") }, http.StatusBadRequest, "bad_request"},
+		{"cancel, no provider", func() response {
+			return c.post("/api/v1/logon/cancel", api.LogonCancelRequest{AuthRequest: id})
+		}, http.StatusConflict, "auth_request_invalid"},
+		{"cancel, empty", func() response { return c.post("/api/v1/logon/cancel", api.LogonCancelRequest{}) }, http.StatusBadRequest, "bad_request"},
+		{"cancel, an unknown member", func() response {
+			return c.post("/api/v1/logon/cancel", `{"auth_request":"x","extra":1}`)
+		}, http.StatusBadRequest, "bad_request"},
+		{"cancel, another origin", func() response {
+			return evil.post("/api/v1/logon/cancel", api.LogonCancelRequest{AuthRequest: id})
+		}, http.StatusForbidden, "origin_denied"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := f.snapshot()
+			tc.res().expectError(t, tc.status, tc.code)
+			f.assertUnchanged(before)
+		})
+	}
+}

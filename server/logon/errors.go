@@ -13,18 +13,23 @@ type Code string
 const (
 	CodeBadRequest = Code("bad_request")
 	// CodeLogonFailed is a wrong password and an unknown user ID alike.
-	CodeLogonFailed        = Code("logon_failed")
-	CodeLogonLocked        = Code("logon_locked")
-	CodeLogonExpired       = Code("logon_expired")
-	CodeLogonUsed          = Code("logon_used")
-	CodeOutOfOrder         = Code("out_of_order")
-	CodeHelloInvalid       = Code("hello_invalid")
-	CodeChipUnknown        = Code("chip_unknown")
-	CodeChipNotAttested    = Code("chip_not_attested")
-	CodeChipRevoked        = Code("chip_revoked")
+	CodeLogonFailed     = Code("logon_failed")
+	CodeLogonLocked     = Code("logon_locked")
+	CodeLogonExpired    = Code("logon_expired")
+	CodeLogonUsed       = Code("logon_used")
+	CodeOutOfOrder      = Code("out_of_order")
+	CodeHelloInvalid    = Code("hello_invalid")
+	CodeChipUnknown     = Code("chip_unknown")
+	CodeChipNotAttested = Code("chip_not_attested")
+	CodeChipRevoked     = Code("chip_revoked")
+	// CodeChipBlocked: its holder blocked the chip (lost); it can never log on.
+	CodeChipBlocked        = Code("chip_blocked")
 	CodeChipNotYours       = Code("chip_not_yours")
 	CodeSignatureInvalid   = Code("signature_invalid")
 	CodeAuthRequestInvalid = Code("auth_request_invalid")
+	// CodeAuthRequestExpired: the site's authorization request is still known but its
+	// time ran out; the page offers the way back to the site.
+	CodeAuthRequestExpired = Code("auth_request_expired")
 	CodeNotLoggedOn        = Code("not_logged_on")
 	CodeInternal           = Code("internal")
 )
@@ -32,8 +37,8 @@ const (
 // Codes lists every code the ceremony refuses with.
 var Codes = []Code{
 	CodeBadRequest, CodeLogonFailed, CodeLogonLocked, CodeLogonExpired, CodeLogonUsed, CodeOutOfOrder,
-	CodeHelloInvalid, CodeChipUnknown, CodeChipNotAttested, CodeChipRevoked, CodeChipNotYours,
-	CodeSignatureInvalid, CodeAuthRequestInvalid, CodeNotLoggedOn, CodeInternal,
+	CodeHelloInvalid, CodeChipUnknown, CodeChipNotAttested, CodeChipRevoked, CodeChipBlocked, CodeChipNotYours,
+	CodeSignatureInvalid, CodeAuthRequestInvalid, CodeAuthRequestExpired, CodeNotLoggedOn, CodeInternal,
 }
 
 // Error is a refusal: its Code is for the person (through the page), Err the precise

@@ -69,6 +69,13 @@ type AuthRequests interface {
 	// Finish completes OIDC authorization request id for personID, logged on at
 	// authTime with password and chip; it returns the URL the browser goes to next.
 	Finish(ctx context.Context, id, personID string, authTime time.Time) (string, error)
+	// Site names the site request id is for; an error if the request cannot be
+	// finished, with the name still when only its time ran out (an error with a
+	// method AuthRequestExpired() bool that says true, as Finish's then).
+	Site(ctx context.Context, id string) (string, error)
+	// Cancel ends request id without a logon and returns where the browser goes: the
+	// site, told that the person cancelled.
+	Cancel(ctx context.Context, id string) (string, error)
 }
 
 // Config is what the ceremony needs. Now and Rand are injected so tests pin time and
@@ -328,8 +335,9 @@ type Done struct {
 // transcript. The chip must be the person's active chip, attested by its registered
 // certificate, whose key verifies the signature over the transcript the server
 // rebuilds from its own record. Then the challenge is used, the session made, and,
-// for an OIDC authorization request, the request finished: an error from that is
-// returned with the Done of the logon, which stands.
+// for an OIDC authorization request, the request finished instead of a session
+// made: a logon for a site gives no MitID.dk session (decision 75), so an error
+// from finishing the request leaves the person logged on nowhere.
 func (c *Ceremony) Chip(ctx context.Context, challengeID string, hello, signature []byte) (Done, error) {
 	ch, err := c.challenge(ctx, challengeID)
 	if err != nil {
@@ -349,6 +357,8 @@ func (c *Ceremony) Chip(ctx context.Context, challengeID string, hello, signatur
 		return Done{}, refuse(CodeChipUnknown, err)
 	case errors.Is(err, registry.ErrRevoked):
 		return Done{}, refuse(CodeChipRevoked, err)
+	case errors.Is(err, registry.ErrBlocked):
+		return Done{}, refuse(CodeChipBlocked, err)
 	case errors.Is(err, registry.ErrRetired):
 		return Done{}, refuse(CodeChipNotYours, err)
 	case errors.Is(err, registry.ErrUntrustedCA), errors.Is(err, registry.ErrNotAttested):
@@ -373,6 +383,15 @@ func (c *Ceremony) Chip(ctx context.Context, challengeID string, hello, signatur
 	if err := registry.VerifySignature(h.PublicKey, hash, signature); err != nil {
 		return Done{}, refuse(CodeSignatureInvalid, err)
 	}
+	audit := []store.AuditEntry{c.audit(p.ID, "logon", map[string]any{"logon": ch.ID, "serial": h.Serial, "for": purpose(ch.AuthRequest)})}
+	if ch.AuthRequest != "" {
+		// A logon for a site is not a logon at MitID.dk (decision 75): no session.
+		if _, err := c.cfg.Store.FinishLogon(ctx, store.LogonFinish{ChallengeID: ch.ID, NoSession: true, At: now, Audit: audit,
+			Session: store.LogonSession{PersonID: p.ID, ChipSerial: h.Serial}}); err != nil {
+			return Done{}, stored(err)
+		}
+		return c.finishSite(ctx, ch.AuthRequest, p.ID, now)
+	}
 	cookie, err := c.random(CookieSize)
 	if err != nil {
 		return Done{}, internal(err)
@@ -384,23 +403,68 @@ func (c *Ceremony) Chip(ctx context.Context, challengeID string, hello, signatur
 	hashed := sha256.Sum256([]byte(cookie))
 	s := store.LogonSession{ID: id, CookieHash: hashed[:], PersonID: p.ID, ChipSerial: h.Serial, CreatedAt: now, SeenAt: now,
 		ExpiresAt: now.Add(IdleTTL)}
-	s, err = c.cfg.Store.FinishLogon(ctx, store.LogonFinish{ChallengeID: ch.ID, Session: s, At: now,
-		Audit: []store.AuditEntry{c.audit(p.ID, "logon", map[string]any{"logon": ch.ID, "serial": h.Serial, "for": purpose(ch.AuthRequest)})}})
+	s, err = c.cfg.Store.FinishLogon(ctx, store.LogonFinish{ChallengeID: ch.ID, Session: s, At: now, Audit: audit})
 	if err != nil {
 		return Done{}, stored(err)
 	}
-	done := Done{Session: s, Cookie: cookie, Next: MitPath}
-	if ch.AuthRequest != "" {
-		if c.cfg.AuthRequests == nil {
-			return done, refuse(CodeAuthRequestInvalid, errors.New("no OIDC provider to finish the authorization request"))
-		}
-		next, err := c.cfg.AuthRequests.Finish(ctx, ch.AuthRequest, p.ID, now)
-		if err != nil {
-			return done, refuse(CodeAuthRequestInvalid, err)
-		}
-		done.Next = next
+	return Done{Session: s, Cookie: cookie, Next: MitPath}, nil
+}
+
+// finishSite finishes the site's authorization request for the person who logged
+// on: the browser goes to the provider's callback.
+func (c *Ceremony) finishSite(ctx context.Context, authRequest, personID string, now time.Time) (Done, error) {
+	if c.cfg.AuthRequests == nil {
+		return Done{}, refuse(CodeAuthRequestInvalid, errors.New("no OIDC provider to finish the authorization request"))
 	}
-	return done, nil
+	next, err := c.cfg.AuthRequests.Finish(ctx, authRequest, personID, now)
+	if err != nil {
+		return Done{}, refuse(authRequestCode(err), err)
+	}
+	return Done{Next: next}, nil
+}
+
+// authRequestCode is the refusal for an authorization request that cannot be
+// finished: auth_request_expired when only its time ran out (the page can still
+// send the person back to the site), else auth_request_invalid.
+func authRequestCode(err error) Code {
+	var e interface{ AuthRequestExpired() bool }
+	if errors.As(err, &e) && e.AuthRequestExpired() {
+		return CodeAuthRequestExpired
+	}
+	return CodeAuthRequestInvalid
+}
+
+// Site names the site that authorization request id is for, for the logon page.
+// A request that cannot be finished is refused: auth_request_expired (with the
+// name) if its time ran out, else auth_request_invalid.
+func (c *Ceremony) Site(ctx context.Context, id string) (string, error) {
+	if !ValidAuthRequest(id) {
+		return "", refuse(CodeBadRequest, errors.New("auth_request of the wrong form"))
+	}
+	if c.cfg.AuthRequests == nil {
+		return "", refuse(CodeAuthRequestInvalid, errors.New("no OIDC provider"))
+	}
+	name, err := c.cfg.AuthRequests.Site(ctx, id)
+	if err != nil {
+		return name, refuse(authRequestCode(err), err)
+	}
+	return name, nil
+}
+
+// Cancel ends authorization request id without a logon, as the person chose on the
+// logon page, and returns where the browser goes: back to the site.
+func (c *Ceremony) Cancel(ctx context.Context, id string) (string, error) {
+	if !ValidAuthRequest(id) {
+		return "", refuse(CodeBadRequest, errors.New("auth_request of the wrong form"))
+	}
+	if c.cfg.AuthRequests == nil {
+		return "", refuse(CodeAuthRequestInvalid, errors.New("no OIDC provider"))
+	}
+	next, err := c.cfg.AuthRequests.Cancel(ctx, id)
+	if err != nil {
+		return "", refuse(CodeAuthRequestInvalid, err)
+	}
+	return next, nil
 }
 
 // MitPath is the self-service page a logon for MitID.dk goes to.

@@ -7,8 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -539,6 +541,22 @@ type authRequests struct {
 	err   error
 }
 
+// expired is an authorization request whose time ran out, as the provider says it.
+type expired struct{}
+
+func (expired) Error() string            { return "expired" }
+func (expired) AuthRequestExpired() bool { return true }
+
+func (a *authRequests) Site(_ context.Context, id string) (string, error) {
+	a.calls = append(a.calls, "site "+id)
+	return "Site", a.err
+}
+
+func (a *authRequests) Cancel(_ context.Context, id string) (string, error) {
+	a.calls = append(a.calls, "cancel "+id)
+	return "https://site.example/cb?error=access_denied", a.err
+}
+
 func (a *authRequests) Finish(_ context.Context, id, personID string, at time.Time) (string, error) {
 	a.calls = append(a.calls, id+" "+personID+" "+at.Format(time.RFC3339))
 	return "https://site.example/cb?code=" + id, a.err
@@ -576,12 +594,78 @@ func TestAuthRequest(t *testing.T) {
 		t.Fatalf("Finish calls: %q", auth.calls)
 	}
 
-	auth.err = errors.New("unknown authorization request")
-	begun, _ = b.c.Begin(b.ctx, "anna.hansen", "req-gone")
-	tr, _ = b.c.Password(b.ctx, begun.ChallengeID, b.prove(password, begun))
-	done, err = b.c.Chip(b.ctx, begun.ChallengeID, b.hello(m), b.sign(m, tr))
-	wantCode(t, err, logon.CodeAuthRequestInvalid)
-	if done.Cookie == "" {
-		t.Fatal("the logon itself stands when the request fails")
+	if done.Cookie != "" || done.Session.ID != "" {
+		t.Fatalf("a logon for a site gave a MitID.dk session: %+v", done)
 	}
+	if n := b.count("logon_sessions"); n != 0 {
+		t.Fatalf("a logon for a site stored %d MitID.dk sessions", n)
+	}
+
+	for _, c := range []struct {
+		err  error
+		want logon.Code
+	}{
+		{errors.New("unknown authorization request"), logon.CodeAuthRequestInvalid},
+		{fmt.Errorf("late: %w", expired{}), logon.CodeAuthRequestExpired},
+	} {
+		auth.err = c.err
+		begun, _ = b.c.Begin(b.ctx, "anna.hansen", "req-gone")
+		tr, _ = b.c.Password(b.ctx, begun.ChallengeID, b.prove(password, begun))
+		done, err = b.c.Chip(b.ctx, begun.ChallengeID, b.hello(m), b.sign(m, tr))
+		wantCode(t, err, c.want)
+		if done.Cookie != "" || b.count("logon_sessions") != 0 {
+			t.Fatalf("%v: a failed logon for a site left a MitID.dk session: %+v", c.err, done)
+		}
+		if _, err := b.c.Site(b.ctx, "req-gone"); logon.CodeOf(err) != c.want {
+			t.Errorf("Site %v: expected %s, got %v", c.err, c.want, err)
+		}
+		if _, err := b.c.Cancel(b.ctx, "req-gone"); logon.CodeOf(err) != logon.CodeAuthRequestInvalid {
+			t.Errorf("Cancel %v: expected %s, got %v", c.err, logon.CodeAuthRequestInvalid, err)
+		}
+	}
+	auth.err = nil
+	if name, err := b.c.Site(b.ctx, "req-43"); err != nil || name != "Site" {
+		t.Errorf("Site: %q (%v)", name, err)
+	}
+	if next, err := b.c.Cancel(b.ctx, "req-43"); err != nil || next != "https://site.example/cb?error=access_denied" {
+		t.Errorf("Cancel: %q (%v)", next, err)
+	}
+	for _, bad := range []string{"", "a b", strings.Repeat("x", logon.MaxAuthRequest+1)} {
+		if _, err := b.c.Site(b.ctx, bad); logon.CodeOf(err) != logon.CodeBadRequest {
+			t.Errorf("Site %q: expected bad_request, got %v", bad, err)
+		}
+		if _, err := b.c.Cancel(b.ctx, bad); logon.CodeOf(err) != logon.CodeBadRequest {
+			t.Errorf("Cancel %q: expected bad_request, got %v", bad, err)
+		}
+	}
+}
+
+// count is how many rows the store's table holds.
+func (b *bench) count(table string) int {
+	b.t.Helper()
+	return len(storetest.Snapshot(b.t, b.st)[table])
+}
+
+// TestBlockedChip: a chip its holder blocked is refused at the chip step with
+// chip_blocked (not an internal error), and the refusal changes nothing.
+func TestBlockedChip(t *testing.T) {
+	b := newBench(t, nil)
+	m := b.chips[0]
+	b.activate("person-1", "anna.hansen", password, m)
+	if _, err := b.st.BlockChip(b.ctx, store.BlockRequest{Serial: m.Serial, PersonID: "person-1", Reason: "lost", At: b.now,
+		TokenID: "block-1", TokenExpiresAt: b.now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	begun, err := b.c.Begin(b.ctx, "anna.hansen", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := b.c.Password(b.ctx, begun.ChallengeID, b.prove(password, begun))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := storetest.Snapshot(t, b.st)
+	_, err = b.c.Chip(b.ctx, begun.ChallengeID, b.hello(m), b.sign(m, tr))
+	wantCode(t, err, logon.CodeChipBlocked)
+	storetest.AssertUnchanged(t, b.st, before)
 }

@@ -522,3 +522,66 @@ func TestKeysPersist(t *testing.T) {
 		t.Errorf("after a second start: expected key %s alone, got %v (%v)", keys[0].KID, again, err)
 	}
 }
+
+// TestCancel: the person cancels the logon: the site gets access_denied with its
+// state at its registered redirect URI, and the request can no longer be finished;
+// Site names the site until then, and says when the time ran out. Unknown and
+// finished requests are refused and change nothing.
+func TestCancel(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.site()
+	id := f.authorize(cfg.AuthCodeURL("st-cancel", gooidc.Nonce("n-cancel"), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if name, err := f.p.Site(f.ctx, id); err != nil || name == "" {
+		t.Fatalf("Site: expected the client's name, got %q (%v)", name, err)
+	}
+	next, err := f.p.Cancel(f.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme+"://"+u.Host+u.Path != redirectURI {
+		t.Fatalf("cancel: expected the redirect URI %s, got %q (%v)", redirectURI, next, err)
+	}
+	if q := u.Query(); q.Get("error") != "access_denied" || q.Get("state") != "st-cancel" || q.Get("code") != "" {
+		t.Errorf("cancel: expected access_denied with the state, got %v", q)
+	}
+	if _, err := f.p.Finish(f.ctx, id, "person-1", f.clock.now()); !errors.Is(err, oidc.ErrAuthRequestExpired) {
+		t.Errorf("finish a cancelled request: expected %v, got %v", oidc.ErrAuthRequestExpired, err)
+	}
+	if _, err := f.p.Site(f.ctx, id); !errors.Is(err, oidc.ErrAuthRequestExpired) {
+		t.Errorf("Site of a cancelled request: expected %v, got %v", oidc.ErrAuthRequestExpired, err)
+	}
+	if again, err := f.p.Cancel(f.ctx, id); err != nil || again != next {
+		t.Errorf("cancel twice: expected the same answer, got %q (%v)", again, err)
+	}
+
+	done := f.authorize(cfg.AuthCodeURL("st", gooidc.Nonce("n-done2"), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if _, err := f.p.Finish(f.ctx, done, "person-1", f.clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	late := f.authorize(cfg.AuthCodeURL("st-late", gooidc.Nonce("n-late2"), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	f.clock.add(oidc.AuthRequestLifetime)
+	if name, err := f.p.Site(f.ctx, late); !errors.Is(err, oidc.ErrAuthRequestExpired) || name == "" {
+		t.Errorf("Site of an expired request: expected its name and %v, got %q (%v)", oidc.ErrAuthRequestExpired, name, err)
+	}
+	before := storetest.Snapshot(t, f.st)
+	if next, err := f.p.Cancel(f.ctx, late); err != nil || !strings.Contains(next, "state=st-late") {
+		t.Errorf("cancel an expired request: expected the way back with its state, got %q (%v)", next, err)
+	}
+	for _, c := range []struct {
+		name, id string
+		want     error
+	}{
+		{"malformed", "../etc/passwd", oidc.ErrAuthRequestUnknown},
+		{"unknown", "AAAAAAAAAAAAAAAAAAAAAA", oidc.ErrAuthRequestUnknown},
+		{"finished", done, oidc.ErrAuthRequestFinished},
+	} {
+		if next, err := f.p.Cancel(f.ctx, c.id); !errors.Is(err, c.want) || next != "" {
+			t.Errorf("cancel %s: expected %v and no URL, got %q, %v", c.name, c.want, next, err)
+		}
+		if _, err := f.p.Site(f.ctx, c.id); !errors.Is(err, c.want) {
+			t.Errorf("Site %s: expected %v, got %v", c.name, c.want, err)
+		}
+	}
+	storetest.AssertUnchanged(t, f.st, before)
+}

@@ -60,10 +60,17 @@ var AMR = []string{"pwd", "hwk", "mfa"}
 
 // Errors Finish returns; test with errors.Is.
 var (
-	ErrAuthRequestUnknown  = errors.New("oidc: no such authorization request")
-	ErrAuthRequestExpired  = errors.New("oidc: the authorization request expired")
-	ErrAuthRequestFinished = errors.New("oidc: the authorization request was finished already")
+	ErrAuthRequestUnknown        = errors.New("oidc: no such authorization request")
+	ErrAuthRequestExpired  error = expiredError{}
+	ErrAuthRequestFinished       = errors.New("oidc: the authorization request was finished already")
 )
+
+// expiredError is ErrAuthRequestExpired; the logon ceremony, which does not import
+// this package, tells it by its method.
+type expiredError struct{}
+
+func (expiredError) Error() string            { return "oidc: the authorization request expired" }
+func (expiredError) AuthRequestExpired() bool { return true }
 
 // AuthRequests is what the logon ceremony calls when a person has logged on for a
 // site (the logon package declares the same interface).
@@ -71,6 +78,10 @@ type AuthRequests interface {
 	// Finish completes OIDC authorization request id for personID, logged on at
 	// authTime with password and chip; it returns the URL the browser goes to next.
 	Finish(ctx context.Context, id, personID string, authTime time.Time) (string, error)
+	// Site names the site request id is for (the logon page says it).
+	Site(ctx context.Context, id string) (string, error)
+	// Cancel ends request id without a logon; the browser goes back to the site.
+	Cancel(ctx context.Context, id string) (string, error)
 }
 
 var _ AuthRequests = (*Provider)(nil)
@@ -215,17 +226,59 @@ func (p *Provider) Finish(ctx context.Context, id, personID string, authTime tim
 	return strings.TrimSuffix(p.origin, "/") + CallbackPath + "?id=" + handle, nil
 }
 
-// Client is the registered client id, for the logon page to name the site.
-func (p *Provider) Client(ctx context.Context, authRequestID string) (store.OIDCClient, error) {
-	if err := ParseAuthRequestID(authRequestID); err != nil {
-		return store.OIDCClient{}, fmt.Errorf("%w: %v", ErrAuthRequestUnknown, err)
+// Site is the name of the site authorization request id is for, for the logon page
+// to say where the person logs on: ErrAuthRequestUnknown if there is no such
+// request, ErrAuthRequestFinished if a logon finished it, and ErrAuthRequestExpired,
+// with the name, if its time ran out (the page then offers the way back, Cancel).
+func (p *Provider) Site(ctx context.Context, id string) (string, error) {
+	if err := ParseAuthRequestID(id); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrAuthRequestUnknown, err)
 	}
-	r, err := p.storage.st.AuthRequest(ctx, authRequestID)
+	r, err := p.storage.st.AuthRequest(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.OIDCClient{}, ErrAuthRequestUnknown
+		return "", ErrAuthRequestUnknown
 	}
 	if err != nil {
-		return store.OIDCClient{}, err
+		return "", err
 	}
-	return p.storage.st.OIDCClient(ctx, r.ClientID)
+	c, err := p.storage.st.OIDCClient(ctx, r.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrAuthRequestUnknown
+	}
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case r.Finished():
+		return "", ErrAuthRequestFinished
+	case !p.storage.now().Before(r.ExpiresAt):
+		return c.Name, ErrAuthRequestExpired
+	}
+	return c.Name, nil
+}
+
+// Cancel ends authorization request id without a logon, as the person chose to go
+// back to the site, and returns where the browser goes: the request's registered
+// redirect URI with error=access_denied and the site's state (OpenID Connect Core
+// 3.1.2.6), built by the library as it builds every answer. A request whose time ran
+// out is answered the same way, so the person is never left on the logon page. An
+// unknown or finished request is an error and changes nothing.
+func (p *Provider) Cancel(ctx context.Context, id string) (string, error) {
+	if err := ParseAuthRequestID(id); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrAuthRequestUnknown, err)
+	}
+	now := p.storage.now()
+	d, _ := json.Marshal(map[string]string{"auth_request": id}) // strings only
+	r, err := p.storage.st.CancelAuthRequest(ctx, id, now, store.AuditEntry{At: now, Event: "oidc_logon_cancelled", Detail: string(d)})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", ErrAuthRequestUnknown
+	case errors.Is(err, store.ErrAuthRequestFinished):
+		return "", ErrAuthRequestFinished
+	case err != nil:
+		return "", err
+	}
+	answer := zoidc.ErrAccessDenied().WithDescription("the person cancelled the logon")
+	answer.State = r.State
+	return op.AuthResponseURL(r.RedirectURI, zoidc.ResponseTypeCode, zoidc.ResponseModeQuery, answer, p.op.Encoder())
 }

@@ -54,7 +54,8 @@ type Logons interface {
 	// ErrLogonExpired, ErrConflict for another person's), and f.Session.ChipSerial
 	// must be bound to that person (ErrChipTaken). Then, in one transaction: the
 	// challenge is used, the key's LogonFailure goes, the chip's LastUsedAt becomes
-	// f.At, and f.Session is stored.
+	// f.At, and f.Session is stored unless f.NoSession (a logon for a site: the
+	// session then only names the person and the chip).
 	FinishLogon(ctx context.Context, f LogonFinish) (LogonSession, error)
 	// LogonFailure is a key's count; a key without one has none.
 	LogonFailure(ctx context.Context, userKey string) (LogonFailure, error)
@@ -157,8 +158,11 @@ type PasswordTry struct {
 type LogonFinish struct {
 	ChallengeID string
 	Session     LogonSession
-	At          time.Time
-	Audit       []AuditEntry
+	// NoSession: the logon gives no MitID.dk session (a logon for a site); Session's
+	// PersonID and ChipSerial still say who and with which chip.
+	NoSession bool
+	At        time.Time
+	Audit     []AuditEntry
 }
 
 // LogonSession is a MitID.dk session.
@@ -327,7 +331,7 @@ func (st *SQLite) TryPassword(ctx context.Context, t PasswordTry) (LogonChalleng
 // FinishLogon completes a logon with a new session.
 func (st *SQLite) FinishLogon(ctx context.Context, f LogonFinish) (LogonSession, error) {
 	s := f.Session
-	if s.ID == "" || len(s.CookieHash) == 0 || s.PersonID == "" || s.ChipSerial == "" || !s.ExpiresAt.After(f.At) {
+	if s.PersonID == "" || s.ChipSerial == "" || !f.NoSession && (s.ID == "" || len(s.CookieHash) == 0 || !s.ExpiresAt.After(f.At)) {
 		return LogonSession{}, errors.New("store: finish logon: session id, cookie hash, person, chip and a later expiry are required")
 	}
 	err := st.inTx(ctx, "logon", "finish "+f.ChallengeID, func(tx *sql.Tx) error {
@@ -356,6 +360,9 @@ func (st *SQLite) FinishLogon(ctx context.Context, f LogonFinish) (LogonSession,
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE chips SET last_used_at = ? WHERE serial = ?`, nanos(f.At), ch.Serial); err != nil {
 			return fmt.Errorf("chip %s: %w", ch.Serial, err)
+		}
+		if f.NoSession {
+			return writeAudit(ctx, tx, f.Audit)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO logon_sessions (id, cookie_hash, person_id, chip_serial, created_at, seen_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, s.ID, s.CookieHash, s.PersonID, s.ChipSerial, nanos(s.CreatedAt), nanos(s.SeenAt), nanos(s.ExpiresAt)); err != nil {

@@ -134,6 +134,12 @@ type OIDCStore interface {
 	// before its ExpiresAt, ErrAuthRequestFinished if a logon finished it before; then
 	// nothing is written. Audit entries without a person get f.PersonID.
 	FinishAuthRequest(ctx context.Context, f OIDCFinish) (OIDCAuthRequest, error)
+	// CancelAuthRequest ends request id unfinished, as the person cancelled the
+	// logon for it: its expiry becomes at (unless it is earlier), so no logon can
+	// finish it after, and the row is kept until then for the nonce check and the
+	// answer. ErrNotFound if there is none, ErrAuthRequestFinished if a logon finished
+	// it (then nothing is written). A request already expired is returned as it is.
+	CancelAuthRequest(ctx context.Context, id string, at time.Time, audit ...AuditEntry) (OIDCAuthRequest, error)
 	// AuthRequestByCallback finds a finished request by its callback handle's hash;
 	// ErrNotFound if none.
 	AuthRequestByCallback(ctx context.Context, callbackHash []byte) (OIDCAuthRequest, error)
@@ -359,6 +365,38 @@ func (st *SQLite) FinishAuthRequest(ctx context.Context, f OIDCFinish) (OIDCAuth
 	})
 	if err != nil {
 		return OIDCAuthRequest{}, err
+	}
+	return out, nil
+}
+
+// CancelAuthRequest ends a request unfinished.
+func (st *SQLite) CancelAuthRequest(ctx context.Context, id string, at time.Time, audit ...AuditEntry) (OIDCAuthRequest, error) {
+	var out OIDCAuthRequest
+	err := st.inTx(ctx, "cancel authorization request", id, func(tx *sql.Tx) error {
+		r, err := scanAuthRequest(tx.QueryRowContext(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests WHERE id = ?`, id))
+		if err != nil {
+			return notFound(err)
+		}
+		if r.Finished() {
+			return ErrAuthRequestFinished
+		}
+		out = r
+		if !at.Before(r.ExpiresAt) {
+			return nil // over already: nothing to end
+		}
+		done, err := changed(tx.ExecContext(ctx, `UPDATE oidc_auth_requests SET expires_at = ? WHERE id = ? AND person_id IS NULL`,
+			nanos(at), id))
+		if err != nil {
+			return err
+		}
+		if !done {
+			return ErrAuthRequestFinished
+		}
+		out.ExpiresAt = at
+		return writeAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return OIDCAuthRequest{}, fmt.Errorf("store: %w", err)
 	}
 	return out, nil
 }

@@ -192,6 +192,49 @@ func testOIDCAuthRequests(t *testing.T, open Opener) {
 	}
 }
 
+// testOIDCCancel: a cancelled request ends at once and can no longer be finished; a
+// finished or unknown one is refused and nothing changes.
+func testOIDCCancel(t *testing.T, open Opener) {
+	e := newEnv(t, open, nil)
+	if err := e.st.AddClient(e.ctx, oidcClient("site-a")); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"req-1", "req-2"} {
+		if err := e.st.CreateAuthRequest(e.ctx, authRequest(id, "site-a", "n-"+id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.st.FinishAuthRequest(e.ctx, finish("req-2", "p1", t0.Add(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	before := Snapshot(t, e.st)
+	if _, err := e.st.CancelAuthRequest(e.ctx, "req-2", t0.Add(2*time.Minute)); !errors.Is(err, store.ErrAuthRequestFinished) {
+		t.Errorf("cancel a finished request: expected %v, got %v", store.ErrAuthRequestFinished, err)
+	}
+	if _, err := e.st.CancelAuthRequest(e.ctx, "req-9", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("cancel an unknown request: expected %v, got %v", store.ErrNotFound, err)
+	}
+	AssertUnchanged(t, e.st, before)
+
+	at := t0.Add(2 * time.Minute)
+	r, err := e.st.CancelAuthRequest(e.ctx, "req-1", at, store.AuditEntry{At: at, Event: "oidc_logon_cancelled", Detail: "{}"})
+	if err != nil || r.State != "state-req-1" || r.RedirectURI != "https://site-a.example/cb" || !r.ExpiresAt.Equal(at) {
+		t.Fatalf("cancel: expected the request ending at %v, got %+v (%v)", at, r, err)
+	}
+	if _, err := e.st.FinishAuthRequest(e.ctx, finish("req-1", "p1", at)); !errors.Is(err, store.ErrAuthRequestExpired) {
+		t.Errorf("finish a cancelled request: expected %v, got %v", store.ErrAuthRequestExpired, err)
+	}
+	// Cancelled again (a second click): the same answer, nothing more written.
+	before = Snapshot(t, e.st)
+	if again, err := e.st.CancelAuthRequest(e.ctx, "req-1", at.Add(time.Second)); err != nil || !again.ExpiresAt.Equal(at) {
+		t.Errorf("cancel twice: expected the request as it was, got %+v (%v)", again, err)
+	}
+	AssertUnchanged(t, e.st, before)
+	if entries, err := e.st.AuditEntries(e.ctx, ""); err != nil || len(entries) != 2 || entries[1].Event != "oidc_logon_cancelled" {
+		t.Errorf("audit: expected the finish and the cancel, got %+v (%v)", entries, err)
+	}
+}
+
 // testOIDCCodes: a code is exchanged once, before its expiry, with its token stored
 // in the same transaction; a code used twice can revoke the tokens it gave.
 func testOIDCCodes(t *testing.T, open Opener) {

@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("HandoverRace", func(t *testing.T) { testHandoverRace(t, open) })
 	t.Run("OIDCClients", func(t *testing.T) { testOIDCClients(t, open) })
 	t.Run("OIDCAuthRequests", func(t *testing.T) { testOIDCAuthRequests(t, open) })
+	t.Run("OIDCCancel", func(t *testing.T) { testOIDCCancel(t, open) })
 	t.Run("OIDCCodes", func(t *testing.T) { testOIDCCodes(t, open) })
 	t.Run("OIDCCodeRace", func(t *testing.T) { testOIDCCodeRace(t, open) })
 	t.Run("OIDCKeys", func(t *testing.T) { testOIDCKeys(t, open) })
