@@ -17,8 +17,8 @@ import (
 // Timeouts of the steps, each inside the test's own deadline. The password step
 // runs Argon2id in a worker; on a busy 2-core machine that takes seconds.
 const (
-	StepTimeout     = 20 * time.Second
-	PasswordTimeout = 45 * time.Second
+	StepTimeout     = 60 * time.Second
+	PasswordTimeout = 2 * time.Minute
 )
 
 // The performance marks the page sets (web/module.js, web/step-password.js).
