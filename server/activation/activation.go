@@ -145,6 +145,9 @@ type View struct {
 	// Binding is present from the code step on: the transcript fields the page does
 	// not already know for sure.
 	Binding *transcript.Binding
+	// Office is the Borgerservice office where a caseworker started the activation
+	// (docs/borgerservice.md); empty for one the app's handoff started.
+	Office string
 }
 
 // PasswordParams is the Argon2id salt and cost for this person's password, and the
@@ -174,6 +177,13 @@ func (c *Ceremony) View(ctx context.Context, s store.Session) (View, error) {
 	if s.State == store.StateChipPresented || s.State == store.StateCodeVerified {
 		b := bindingOf(s)
 		v.Binding = &b
+	}
+	a, err := c.cfg.Store.AssistedActivation(ctx, s.ID)
+	switch {
+	case err == nil:
+		v.Office = a.Office
+	case !errors.Is(err, store.ErrNotFound):
+		return View{}, internal(err)
 	}
 	return v, nil
 }

@@ -82,6 +82,9 @@ type Staff interface {
 	// expired at `at`): their ExpiresAt becomes at, their Version moves on, and
 	// the audit entries are written. It says how many ended.
 	EndActivations(ctx context.Context, personID string, at time.Time, audit ...AuditEntry) (int, error)
+	// OpenSessions counts the person's open activations at `at` (not completed,
+	// blocked or expired).
+	OpenSessions(ctx context.Context, personID string, at time.Time) (int, error)
 	// PersonChipFailures lists the person's wrong codes and locks on every chip,
 	// by serial.
 	PersonChipFailures(ctx context.Context, personID string) ([]ChipFailure, error)
@@ -292,4 +295,15 @@ func (st *SQLite) PersonChipFailures(ctx context.Context, personID string) ([]Ch
 		out = append(out, f)
 	}
 	return out, rows.Err()
+}
+
+// OpenSessions counts the person's open activations.
+func (st *SQLite) OpenSessions(ctx context.Context, personID string, at time.Time) (int, error) {
+	var n int
+	if err := st.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM activation_sessions
+		WHERE person_id = ? AND expires_at > ? AND state NOT IN (?, ?)`,
+		personID, nanos(at), StateCompleted, StateBlocked).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: open sessions of %s: %w", personID, err)
+	}
+	return n, nil
 }
