@@ -77,5 +77,12 @@ export function createApi(fetchFn = globalThis.fetch.bind(globalThis)) {
     logonChip: (challengeId, hello, signature) => request('POST', '/api/v1/logon/chip', { challenge_id: challengeId, hello, signature }),
     mit: () => request('GET', '/api/v1/mit'),
     logoff: () => request('POST', '/api/v1/logoff', {}),
+    // Borgerservice's console (docs/borgerservice.md).
+    counter: () => request('GET', '/api/v1/counter'),
+    counterCitizen: (personId) => request('POST', '/api/v1/counter/citizen', { person_id: personId }),
+    counterActivate: (check) => request('POST', '/api/v1/counter/activation', check),
+    counterEnd: (personId) => request('POST', '/api/v1/counter/activation/end', { person_id: personId }),
+    counterBlock: (personId, serial) => request('POST', '/api/v1/counter/block', { person_id: personId, chip_serial: serial }),
+    counterUnlock: (personId, serial) => request('POST', '/api/v1/counter/unlock', { person_id: personId, chip_serial: serial }),
   };
 }

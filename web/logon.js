@@ -89,6 +89,10 @@ async function main() {
   toggle.hidden = false;
 
   const authRequest = new URLSearchParams(location.search).get('auth_request') || '';
+  // ?next= brings a logon for MitID.dk back to a page of this site: only the local
+  // paths listed here (never another site's address).
+  const RETURN_TO = new Set(['/mit', '/borgerservice']);
+  const returnTo = new URLSearchParams(location.search).get('next');
   byId('logon-for-site').hidden = authRequest === '';
   const view = createView(i18n);
   let logon = null; // {challengeId, transcript} once the password passed
@@ -192,6 +196,10 @@ async function main() {
     if (flow.linked) flow.mitidNow()?.disconnect().catch(() => {});
     flow.linked = false;
     view.show('done');
+    if (!authRequest && RETURN_TO.has(returnTo) && answer?.next === '/mit') {
+      location.assign(returnTo);
+      return;
+    }
     location.assign(answer && typeof answer.next === 'string' && answer.next.startsWith('/') || /^https:\/\//.test(answer?.next) ? answer.next : '/mit');
   }
 
