@@ -51,7 +51,7 @@ func staff(args []string, cfg server.Config, stdout io.Writer, now time.Time) er
 		return fmt.Errorf("staff %s: --person is required: 1 to %d printable characters", args[0], counter.MaxPersonID)
 	}
 	if args[0] == "grant" && !counter.ValidOffice(*office) {
-		return fmt.Errorf("staff grant: --office is required: 1 to %d bytes of letters, digits, spaces, - and .", counter.MaxOffice)
+		return fmt.Errorf("staff grant: --office is required: 1 to %d bytes of letters, digits, spaces, hyphens and dots", counter.MaxOffice)
 	}
 	st, err := store.Open(filepath.Join(cfg.DataDir, "activation.db"))
 	if err != nil {
