@@ -23,6 +23,7 @@ import (
 	"mitidchip/server/api"
 	"mitidchip/server/block"
 	"mitidchip/server/clientip"
+	"mitidchip/server/counter"
 	"mitidchip/server/handoff"
 	"mitidchip/server/logon"
 	"mitidchip/server/observe"
@@ -110,6 +111,9 @@ type Dev interface {
 	// Mount imports the demo chips through reg, adds the dev endpoints and the dev
 	// page to mux, and returns an activation link for the demo person.
 	Mount(ctx context.Context, m DevMount) (link string, err error)
+	// Register is the demo national register the Borgerservice console looks
+	// persons up in (production has none: the person id as given).
+	Register() counter.Register
 }
 
 // DevMount is what Dev.Mount gets to work with.
@@ -240,12 +244,23 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 	if err != nil {
 		return nil, err
 	}
+	var register counter.Register
+	if c.Dev != nil {
+		register = c.Dev.Register()
+	}
+	desk, err := counter.New(counter.Config{
+		Store: st, Ceremony: ceremony, Register: register, DocumentKey: counter.DocumentKey(logonKey[:]), Now: now,
+		Started: func(string) { metrics.Assisted() },
+	})
+	if err != nil {
+		return nil, err
+	}
 	a, err := api.New(api.Config{
 		Ceremony: ceremony, Handoff: verifier,
 		// The same app backend and key; each endpoint accepts tokens of its own purpose.
 		Block: blocks, BlockHandoff: verifier.For(handoff.PurposeBlockChip),
 		Metrics: metrics, Now: now, Origin: c.Origin, SecureCookie: secure, ClientAddr: proxies.Addr,
-		Logon: logons,
+		Logon: logons, Counter: desk,
 	})
 	if err != nil {
 		return nil, err
@@ -272,6 +287,8 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 	mux.Handle("GET "+api.ContinuePath, continuePage(page))
 	// Mit MitID is for a logged-on person; anyone else goes to the logon page.
 	mux.Handle("GET /mit", a.RequireLogon(page))
+	// Borgerservice's console: caseworkers log on with their own chip and come back.
+	mux.Handle("GET "+api.CounterPath, a.RequireLogonFor(api.CounterPath, page))
 	s := &Server{Store: st, OIDC: provider, API: a, Logon: logons, Timeouts: DefaultTimeouts(), log: log, now: now}
 	if c.Dev != nil {
 		s.Link, err = c.Dev.Mount(ctx, DevMount{Config: c, Registry: reg, Store: st, Mux: mux, Assets: page.Manifest(), Log: log, Now: now})

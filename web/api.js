@@ -81,5 +81,12 @@ export function createApi(fetchFn = globalThis.fetch.bind(globalThis)) {
     // it without logging on (docs/oidc.md).
     logonSite: (authRequest) => request('GET', `/api/v1/logon/site?auth_request=${encodeURIComponent(authRequest)}`),
     logonCancel: (authRequest) => request('POST', '/api/v1/logon/cancel', { auth_request: authRequest }),
+    // Borgerservice's console (docs/borgerservice.md).
+    counter: () => request('GET', '/api/v1/counter'),
+    counterCitizen: (personId) => request('POST', '/api/v1/counter/citizen', { person_id: personId }),
+    counterActivate: (check) => request('POST', '/api/v1/counter/activation', check),
+    counterEnd: (personId) => request('POST', '/api/v1/counter/activation/end', { person_id: personId }),
+    counterBlock: (personId, serial) => request('POST', '/api/v1/counter/block', { person_id: personId, chip_serial: serial }),
+    counterUnlock: (personId, serial) => request('POST', '/api/v1/counter/unlock', { person_id: personId, chip_serial: serial }),
   };
 }

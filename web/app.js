@@ -268,6 +268,7 @@ async function main() {
 
   function render(state) {
     flow.state = state;
+    showAssisted(state?.assisted_office);
     switch (state && state.step) {
       case 'password': return device.gate(state, () => password.enter(state));
       case 'chip': return chip.enter(state);
@@ -283,6 +284,13 @@ async function main() {
     }
     console.error('app: unknown step in', state);
     return terminal('internal', { retry: () => boot(api.state()) });
+  }
+
+  // An activation a caseworker started at Borgerservice says so (docs/borgerservice.md).
+  function showAssisted(office) {
+    const el = byId('assisted-note');
+    el.hidden = typeof office !== 'string' || office === '';
+    if (!el.hidden) i18n.set(el, 'activation.assisted', { office });
   }
 
   // The person logs on with the user ID from now on: the completed page says it.

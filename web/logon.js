@@ -89,6 +89,10 @@ async function main() {
   toggle.hidden = false;
 
   const authRequest = new URLSearchParams(location.search).get('auth_request') || '';
+  // ?next= brings a logon for MitID.dk back to a page of this site: only the local
+  // paths listed here (never another site's address).
+  const RETURN_TO = new Set(['/mit', '/borgerservice']);
+  const returnTo = new URLSearchParams(location.search).get('next');
   byId('logon-for-site').hidden = authRequest === '';
   const view = createView(i18n);
   let site = ''; // the name of the site the logon is for, once the server said it
@@ -210,6 +214,10 @@ async function main() {
     flow.linked = false;
     byId('site-cancel').hidden = true;
     view.show('done');
+    if (!authRequest && RETURN_TO.has(returnTo) && answer?.next === '/mit') {
+      location.assign(returnTo);
+      return;
+    }
     go(answer?.next, '/mit');
   }
 

@@ -148,6 +148,9 @@ type View struct {
 	// Handover is the newest unused handover code made for this activation, at the
 	// password step only (nil if none): what the device that made it watches for.
 	Handover *HandoverStatus
+	// Office is the Borgerservice office where a caseworker started the activation
+	// (docs/borgerservice.md); empty for one the app's handoff started.
+	Office string
 }
 
 // PasswordParams is the Argon2id salt and cost for this person's password, and the
@@ -184,6 +187,13 @@ func (c *Ceremony) View(ctx context.Context, s store.Session) (View, error) {
 			return View{}, err
 		}
 		v.Handover = h
+	}
+	a, err := c.cfg.Store.AssistedActivation(ctx, s.ID)
+	switch {
+	case err == nil:
+		v.Office = a.Office
+	case !errors.Is(err, store.ErrNotFound):
+		return View{}, internal(err)
 	}
 	return v, nil
 }

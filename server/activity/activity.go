@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+	"unicode/utf8"
 
 	"mitidchip/server/store"
 )
@@ -38,6 +39,14 @@ const (
 	LogonFailed         Kind = "logon_failed"
 	LogonLocked         Kind = "logon_locked"
 	PasswordChanged     Kind = "password_changed"
+	// Borgerservice (server/counter): each names the office (Event.Office).
+	AssistedStarted Kind = "assisted_started"
+	CounterViewed   Kind = "counter_viewed"
+	CounterEnded    Kind = "counter_ended"
+	CounterBlocked  Kind = "counter_blocked"
+	CounterUnlocked Kind = "counter_unlocked"
+	StaffGranted    Kind = "staff_granted"
+	StaffRevoked    Kind = "staff_revoked"
 	// Other is any event this package does not know (a newer server wrote it):
 	// shown as a generic line, never by its name or detail.
 	Other Kind = "other"
@@ -70,6 +79,14 @@ var kinds = map[string]Kind{
 	"logon_refused":    LogonFailed,
 	"logon_locked":     LogonLocked,
 	"password_changed": PasswordChanged,
+	// Borgerservice's events (server/counter, `mitid-chip staff`).
+	"assisted_activation_started": AssistedStarted,
+	"counter_citizen_viewed":      CounterViewed,
+	"counter_activations_ended":   CounterEnded,
+	"counter_chip_blocked":        CounterBlocked,
+	"counter_chip_unlocked":       CounterUnlocked,
+	"staff_granted":               StaffGranted,
+	"staff_revoked":               StaffRevoked,
 }
 
 // Kinds lists every kind an event can have, for the catalogue check.
@@ -94,6 +111,9 @@ type Event struct {
 	// Serial is the chip the event was about, when its detail names one of the
 	// right form; empty otherwise.
 	Serial string
+	// Office is the Borgerservice office where it happened, when its detail names
+	// one of the right form (letters, digits, spaces, "-", "."); empty otherwise.
+	Office string
 }
 
 // MaxDetail bounds the detail that is read at all; the server's are under 200 bytes.
@@ -110,26 +130,45 @@ func Describe(e store.AuditEntry) (Event, bool) {
 	if k == "" {
 		return Event{}, false
 	}
-	return Event{ID: e.ID, At: e.At, Kind: k, Message: "activity." + string(k), Serial: serialOf(e.Detail)}, true
+	serial, office := fieldsOf(e.Detail)
+	return Event{ID: e.ID, At: e.At, Kind: k, Message: "activity." + string(k), Serial: serial, Office: office}, true
 }
 
-// serialOf is the "serial" member of detail, if detail is a small JSON object and
-// the member a string of a serial's form.
-func serialOf(detail string) string {
+// fieldsOf is the "serial" and "office" members of detail, if detail is a small
+// JSON object and each member a string of its form.
+func fieldsOf(detail string) (serial, office string) {
 	if detail == "" || len(detail) > MaxDetail {
-		return ""
+		return "", ""
 	}
 	var d struct {
 		Serial any `json:"serial"`
+		Office any `json:"office"`
 	}
 	if json.Unmarshal([]byte(detail), &d) != nil {
-		return ""
+		return "", ""
 	}
-	s, ok := d.Serial.(string)
-	if !ok || !validSerial(s) {
-		return ""
+	if s, ok := d.Serial.(string); ok && validSerial(s) {
+		serial = s
 	}
-	return s
+	if o, ok := d.Office.(string); ok && validOffice(o) {
+		office = o
+	}
+	return serial, office
+}
+
+// validOffice: 1 to 64 bytes of letters (Latin, with Danish and other accented
+// letters), digits, spaces, "-" and "."; anything else is not shown.
+func validOffice(s string) bool {
+	if s == "" || len(s) > 64 || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !(r == ' ' || r == '-' || r == '.' || '0' <= r && r <= '9' || 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' ||
+			r >= 0xC0 && r <= 0x24F && r != 0xD7 && r != 0xF7) {
+			return false
+		}
+	}
+	return true
 }
 
 // validSerial: 1 to 32 characters of A-Z, a-z, 0-9 and "-", as chip serials are

@@ -27,6 +27,7 @@ type EventJSON struct {
 	Kind    string `json:"kind"`
 	Message string `json:"message"` // the catalogue key the page shows
 	Serial  string `json:"chip_serial,omitempty"`
+	Office  string `json:"office,omitempty"` // Borgerservice's office, for its events
 }
 
 // Handler serves a person's activity. The session lookup that says whose it is
@@ -64,7 +65,7 @@ func (h *Handler) For(personID string) http.Handler {
 		}
 		out := Answer{Events: make([]EventJSON, 0, len(p.Events)), Before: p.Before}
 		for _, e := range p.Events {
-			out.Events = append(out.Events, EventJSON{ID: e.ID, At: e.At.UTC().Format(time.RFC3339), Kind: string(e.Kind), Message: e.Message, Serial: e.Serial})
+			out.Events = append(out.Events, EventJSON{ID: e.ID, At: e.At.UTC().Format(time.RFC3339), Kind: string(e.Kind), Message: e.Message, Serial: e.Serial, Office: e.Office})
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

@@ -15,6 +15,7 @@ import (
 	"mitidchip/server/activation"
 	"mitidchip/server/block"
 	"mitidchip/server/clientip"
+	"mitidchip/server/counter"
 	"mitidchip/server/handoff"
 	"mitidchip/server/logon"
 	"mitidchip/server/observe"
@@ -56,6 +57,8 @@ type Config struct {
 
 	// Logon is the logon ceremony at MitID.dk (logon.go); nil serves no logon API.
 	Logon *logon.Ceremony
+	// Counter is Borgerservice's console (counter.go); nil, or no Logon, serves none.
+	Counter *counter.Service
 	// LogonsPerMinute bounds logon steps that check a user ID or a password, per
 	// address (default 20); the store counts per user ID (logon.LockAfter).
 	LogonsPerMinute int
@@ -135,6 +138,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	if a.cfg.Logon != nil {
 		a.registerLogon(mux)
 	}
+	a.registerCounter(mux)
 }
 
 // limited puts the per-address request limit before everything else a handler does,

@@ -57,6 +57,9 @@ type State struct {
 	// Binding is what the page needs to build the transcript the chip signs; present
 	// from the code step on.
 	Binding *Binding `json:"binding,omitempty"`
+	// AssistedOffice is the Borgerservice office where a caseworker started the
+	// activation; absent for one the MitID app started.
+	AssistedOffice string `json:"assisted_office,omitempty"`
 	// Handover is the newest unused code to continue on another device, at the
 	// password step, for the device that made it to watch (docs/api.md).
 	Handover *HandoverState `json:"handover,omitempty"`
@@ -158,7 +161,8 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, s store.Session) {
 		a.refuse(w, r, err)
 		return
 	}
-	st := State{ActivationID: v.ActivationID, Step: string(v.Step), UserID: v.UserID, TriesLeft: v.TriesLeft, ChipSerial: v.ChipSerial}
+	st := State{ActivationID: v.ActivationID, Step: string(v.Step), UserID: v.UserID, TriesLeft: v.TriesLeft, ChipSerial: v.ChipSerial,
+		AssistedOffice: v.Office}
 	if b := v.Binding; b != nil {
 		st.Binding = &Binding{UserID: b.UserID, ChipSerial: b.ChipSerial, ChipPublicKey: b.ChipPublicKey, PasswordVerifier: b.PasswordVerifier, Nonce: b.Nonce}
 	}

@@ -17,5 +17,7 @@ var ErrorCodes = []string{
 	"logon_failed", "logon_locked", "logon_expired", "logon_used", "chip_not_yours", "auth_request_invalid",
 	"auth_request_expired",
 	"not_logged_on",
+	"not_caseworker", "console_idle", "press_stale", "own_activation", "fields_invalid", "document_expired",
+	"citizen_unknown", "user_id_needed", "activation_under_way", "too_many_assisted", "chip_not_locked",
 	"internal",
 }

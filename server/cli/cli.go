@@ -47,6 +47,14 @@ Usage:
   mitid-chip clients list              the registered sites
   mitid-chip clients remove --id ID    remove a site with its pending logons and tokens
                                        add and remove are audited
+  mitid-chip staff grant --person ID --office NAME
+                                       make a person a caseworker at a Borgerservice
+                                       office (the console at /borgerservice); again
+                                       with another office moves them
+  mitid-chip staff revoke --person ID [--office NAME]
+                                       withdraw the role: the console refuses the
+                                       caseworker's next request
+  mitid-chip staff list                the caseworkers; grant and revoke are audited
   mitid-chip assets -out DIR SRC...    build the page: hashed names, .br and .gz
 
 Environment (defaults suit running from the repository's root):
@@ -105,6 +113,8 @@ func Run(args []string, stdout io.Writer, getenv func(string) string, dev func()
 		return chips(args[1:], cfg, stdout)
 	case "clients":
 		return clients(args[1:], cfg, stdout, time.Now())
+	case "staff":
+		return staff(args[1:], cfg, stdout, time.Now())
 	case "assets":
 		return assets(args[1:], stdout)
 	}

@@ -30,6 +30,7 @@ type Metrics struct {
 	reg       *prometheus.Registry
 	started   prometheus.Counter
 	completed prometheus.Counter
+	assisted  prometheus.Counter
 	failed    *prometheus.CounterVec
 	reasons   map[string]bool
 	duration  *prometheus.HistogramVec
@@ -48,6 +49,10 @@ func NewMetrics(reasons ...string) *Metrics {
 		completed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "activations_completed_total",
 			Help: "Chip activations that ended with the chip bound to the person.",
+		}),
+		assisted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "assisted_activations_total",
+			Help: "Chip activations a caseworker started at Borgerservice after checking the person's ID.",
 		}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "activations_failed_total",
@@ -72,7 +77,7 @@ func NewMetrics(reasons ...string) *Metrics {
 		m.failed.WithLabelValues(r)
 	}
 	m.reg.MustRegister(
-		m.started, m.completed, m.failed, m.duration,
+		m.started, m.completed, m.assisted, m.failed, m.duration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -81,6 +86,9 @@ func NewMetrics(reasons ...string) *Metrics {
 
 // Started counts an activation begun.
 func (m *Metrics) Started() { m.started.Inc() }
+
+// Assisted counts an activation started at Borgerservice.
+func (m *Metrics) Assisted() { m.assisted.Inc() }
 
 // Completed counts an activation finished.
 func (m *Metrics) Completed() { m.completed.Inc() }

@@ -44,7 +44,8 @@ type BlockRequest struct {
 	Reason   string
 	At       time.Time
 	// TokenID is the handoff token's id: a token blocks once. TokenExpiresAt is
-	// when the record of its use may go (as Handoff.ExpiresAt).
+	// when the record of its use may go (as Handoff.ExpiresAt). Empty for a block
+	// without a token: a caseworker's at Borgerservice, who checked the person's ID.
 	TokenID        string
 	TokenExpiresAt time.Time
 }
@@ -78,11 +79,14 @@ type SelfService interface {
 
 // BlockChip blocks the person's active chip for good.
 func (st *SQLite) BlockChip(ctx context.Context, b BlockRequest, audit ...AuditEntry) (Chip, error) {
-	if b.Serial == "" || b.PersonID == "" || b.TokenID == "" || b.Reason == "" {
-		return Chip{}, fmt.Errorf("store: block chip: serial, person, token id and reason are required")
+	if b.Serial == "" || b.PersonID == "" || b.Reason == "" {
+		return Chip{}, fmt.Errorf("store: block chip: serial, person and reason are required")
 	}
 	var out Chip
 	err := st.inTx(ctx, "block", "chip "+b.Serial, func(tx *sql.Tx) error {
+		if b.TokenID == "" {
+			return blockChip(ctx, st, tx, b, &out, audit)
+		}
 		fresh, err := changed(tx.ExecContext(ctx, `INSERT INTO used_handoffs (token_id, person_id, used_at, expires_at)
 			VALUES (?, ?, ?, ?) ON CONFLICT (token_id) DO NOTHING`, b.TokenID, b.PersonID, nanos(b.At), nanos(b.TokenExpiresAt)))
 		if err != nil {
@@ -94,46 +98,51 @@ func (st *SQLite) BlockChip(ctx context.Context, b BlockRequest, audit ...AuditE
 		if err := st.hit("block/token"); err != nil {
 			return err
 		}
-		var active string
-		err = tx.QueryRowContext(ctx, `SELECT serial FROM chips WHERE person_id = ? AND status = 'bound'`, b.PersonID).Scan(&active)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("person %s: %w", b.PersonID, ErrNoActiveChip)
-		case err != nil:
-			return err
-		case active != b.Serial:
-			return fmt.Errorf("person %s has chip %s, not %s: %w", b.PersonID, active, b.Serial, ErrChipChanged)
-		}
-		c, err := scanChip(tx.QueryRowContext(ctx, `UPDATE chips SET status = 'revoked'
-			WHERE serial = ? AND person_id = ? AND status = 'bound' RETURNING `+chipCols, b.Serial, b.PersonID))
-		if err != nil {
-			return fmt.Errorf("chip %s: %w", b.Serial, err)
-		}
-		out = c
-		if err := st.hit("block/chip"); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO chip_blocks (serial, person_id, reason, blocked_at)
-			VALUES (?, ?, ?, ?)`, b.Serial, b.PersonID, b.Reason, nanos(b.At)); err != nil {
-			return fmt.Errorf("record the block of %s: %w", b.Serial, err)
-		}
-		if err := st.hit("block/record"); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE activation_sessions SET expires_at = ?, updated_at = ?, version = version + 1
-			WHERE chip_serial = ? AND state IN ('chip_presented', 'code_verified') AND expires_at > ?`,
-			nanos(b.At), nanos(b.At), b.Serial, nanos(b.At)); err != nil {
-			return fmt.Errorf("end the sessions with %s: %w", b.Serial, err)
-		}
-		if err := st.hit("block/sessions"); err != nil {
-			return err
-		}
-		return writeAudit(ctx, tx, audit)
+		return blockChip(ctx, st, tx, b, &out, audit)
 	})
 	if err != nil {
 		return Chip{}, err
 	}
 	return out, nil
+}
+
+// blockChip is BlockChip after its token (if any) was marked used.
+func blockChip(ctx context.Context, st *SQLite, tx *sql.Tx, b BlockRequest, out *Chip, audit []AuditEntry) error {
+	var active string
+	err := tx.QueryRowContext(ctx, `SELECT serial FROM chips WHERE person_id = ? AND status = 'bound'`, b.PersonID).Scan(&active)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("person %s: %w", b.PersonID, ErrNoActiveChip)
+	case err != nil:
+		return err
+	case active != b.Serial:
+		return fmt.Errorf("person %s has chip %s, not %s: %w", b.PersonID, active, b.Serial, ErrChipChanged)
+	}
+	c, err := scanChip(tx.QueryRowContext(ctx, `UPDATE chips SET status = 'revoked'
+		WHERE serial = ? AND person_id = ? AND status = 'bound' RETURNING `+chipCols, b.Serial, b.PersonID))
+	if err != nil {
+		return fmt.Errorf("chip %s: %w", b.Serial, err)
+	}
+	*out = c
+	if err := st.hit("block/chip"); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO chip_blocks (serial, person_id, reason, blocked_at)
+		VALUES (?, ?, ?, ?)`, b.Serial, b.PersonID, b.Reason, nanos(b.At)); err != nil {
+		return fmt.Errorf("record the block of %s: %w", b.Serial, err)
+	}
+	if err := st.hit("block/record"); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE activation_sessions SET expires_at = ?, updated_at = ?, version = version + 1
+		WHERE chip_serial = ? AND state IN ('chip_presented', 'code_verified') AND expires_at > ?`,
+		nanos(b.At), nanos(b.At), b.Serial, nanos(b.At)); err != nil {
+		return fmt.Errorf("end the sessions with %s: %w", b.Serial, err)
+	}
+	if err := st.hit("block/sessions"); err != nil {
+		return err
+	}
+	return writeAudit(ctx, tx, audit)
 }
 
 // ChipBlock returns the chip's block.

@@ -80,6 +80,11 @@ func (st *SQLite) RedeemHandoff(ctx context.Context, h Handoff, s Session, audit
 		if err := st.hit("redeem/person"); err != nil {
 			return err
 		}
+		if h.Assisted != nil {
+			if err := insertAssisted(ctx, tx, *h.Assisted, h.PersonID, s.ID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO activation_sessions (`+sessionCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			s.ID, s.PersonID, s.CookieHash, orNull(s.RequestHash), s.State, nanos(s.CreatedAt), nanos(s.ExpiresAt),
@@ -432,7 +437,7 @@ func (st *SQLite) DeleteExpired(ctx context.Context, now time.Time, batch int) (
 	}
 	total := 0
 	for _, table := range []string{"activation_sessions", "used_handoffs", "handovers", "oidc_auth_requests", "oidc_tokens",
-		"logon_challenges", "logon_failures", "logon_sessions"} {
+		"logon_challenges", "logon_failures", "logon_sessions", "staff_sessions"} {
 		for {
 			if err := ctx.Err(); err != nil {
 				return total, fmt.Errorf("store: delete expired rows of %s: %w", table, err)

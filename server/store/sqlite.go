@@ -279,6 +279,9 @@ var dumpOrder = [][2]string{
 	{"logon_challenges", "id"},
 	{"logon_failures", "user_key"},
 	{"logon_sessions", "id"},
+	{"staff_roles", "person_id"},
+	{"staff_sessions", "logon_session_id"},
+	{"assisted_activations", "activation_id"},
 	{"audit_log", "id"},
 }
 

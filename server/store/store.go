@@ -168,6 +168,10 @@ type Handoff struct {
 	ExpiresAt time.Time
 	// Limits bound what the person may start.
 	Limits Limits
+	// Assisted, when set, is the caseworker's ID check of an activation started at
+	// Borgerservice: written in the same transaction, after the caseworker's role
+	// and hourly count are checked again (ErrNotStaff, ErrTooManyAssisted).
+	Assisted *Assisted
 }
 
 // Limits bound what one person may start, whatever addresses they come from. They
@@ -242,6 +246,8 @@ type Store interface {
 
 	// Logons is the logon ceremony's state (logon.go).
 	Logons
+	// Staff is Borgerservice's caseworkers and console (staff.go).
+	Staff
 	// RedeemHandoff marks h.TokenID used (ErrHandoffUsed if it was), creates the person
 	// if absent or gives a person without a user ID h.UserID (ErrUserIDTaken if h.UserID
 	// is another person's; a person's user ID is never changed), and inserts s as a new

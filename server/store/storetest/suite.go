@@ -59,6 +59,9 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Logon", func(t *testing.T) { testLogon(t, open) })
 	t.Run("LogonLock", func(t *testing.T) { testLogonLock(t, open) })
 	t.Run("LogonRace", func(t *testing.T) { testLogonRace(t, open) })
+	t.Run("Staff", func(t *testing.T) { testStaff(t, open) })
+	t.Run("Assisted", func(t *testing.T) { testAssisted(t, open) })
+	t.Run("PersonChipFailures", func(t *testing.T) { testPersonChipFailures(t, open) })
 }
 
 // env is one store under test with the fixtures the cases build on.
