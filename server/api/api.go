@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mitidchip/server/activation"
+	"mitidchip/server/activity"
 	"mitidchip/server/block"
 	"mitidchip/server/clientip"
 	"mitidchip/server/handoff"
@@ -56,6 +57,9 @@ type Config struct {
 
 	// Logon is the logon ceremony at MitID.dk (logon.go); nil serves no logon API.
 	Logon *logon.Ceremony
+	// Activity serves a logged-on person's activity at GET /api/v1/mit/activity;
+	// nil serves none.
+	Activity *activity.Handler
 	// LogonsPerMinute bounds logon steps that check a user ID or a password, per
 	// address (default 20); the store counts per user ID (logon.LockAfter).
 	LogonsPerMinute int

@@ -101,6 +101,7 @@ func (a *API) registerLogon(mux *http.ServeMux) {
 	} {
 		mux.HandleFunc(pattern, a.limited(h))
 	}
+	a.registerMit(mux)
 }
 
 // logonStatus is the HTTP status each logon refusal answers with.
@@ -116,6 +117,8 @@ var logonStatus = map[logon.Code]int{
 	logon.CodeChipNotAttested:    http.StatusConflict,
 	logon.CodeChipRevoked:        http.StatusConflict,
 	logon.CodeChipNotYours:       http.StatusForbidden,
+	logon.CodeChipBlocked:        http.StatusConflict,
+	logon.CodeVerifierInvalid:    http.StatusBadRequest,
 	logon.CodeSignatureInvalid:   http.StatusBadRequest,
 	logon.CodeAuthRequestInvalid: http.StatusConflict,
 	logon.CodeNotLoggedOn:        http.StatusUnauthorized,

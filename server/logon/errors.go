@@ -23,6 +23,8 @@ const (
 	CodeChipNotAttested    = Code("chip_not_attested")
 	CodeChipRevoked        = Code("chip_revoked")
 	CodeChipNotYours       = Code("chip_not_yours")
+	CodeChipBlocked        = Code("chip_blocked")
+	CodeVerifierInvalid    = Code("verifier_invalid")
 	CodeSignatureInvalid   = Code("signature_invalid")
 	CodeAuthRequestInvalid = Code("auth_request_invalid")
 	CodeNotLoggedOn        = Code("not_logged_on")
@@ -33,7 +35,7 @@ const (
 var Codes = []Code{
 	CodeBadRequest, CodeLogonFailed, CodeLogonLocked, CodeLogonExpired, CodeLogonUsed, CodeOutOfOrder,
 	CodeHelloInvalid, CodeChipUnknown, CodeChipNotAttested, CodeChipRevoked, CodeChipNotYours,
-	CodeSignatureInvalid, CodeAuthRequestInvalid, CodeNotLoggedOn, CodeInternal,
+	CodeChipBlocked, CodeVerifierInvalid, CodeSignatureInvalid, CodeAuthRequestInvalid, CodeNotLoggedOn, CodeInternal,
 }
 
 // Error is a refusal: its Code is for the person (through the page), Err the precise

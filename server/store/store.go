@@ -242,6 +242,8 @@ type Store interface {
 
 	// Logons is the logon ceremony's state (logon.go).
 	Logons
+	// PasswordChanges: a logged-on person changes their password (password.go).
+	PasswordChanges
 	// RedeemHandoff marks h.TokenID used (ErrHandoffUsed if it was), creates the person
 	// if absent or gives a person without a user ID h.UserID (ErrUserIDTaken if h.UserID
 	// is another person's; a person's user ID is never changed), and inserts s as a new

@@ -58,6 +58,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Logon", func(t *testing.T) { testLogon(t, open) })
 	t.Run("LogonLock", func(t *testing.T) { testLogonLock(t, open) })
 	t.Run("LogonRace", func(t *testing.T) { testLogonRace(t, open) })
+	t.Run("PasswordChange", func(t *testing.T) { testPasswordChange(t, open) })
+	t.Run("BlockFromSession", func(t *testing.T) { testBlockFromSession(t, open) })
 }
 
 // env is one store under test with the fixtures the cases build on.
