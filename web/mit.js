@@ -223,7 +223,7 @@ async function main() {
     try {
       blocked = await api.blockOwn(mine.chip.serial);
       i18n.set(byId('blocked-body'), 'block.done_body', { serial: blocked.chip_serial, when: when(blocked.blocked_at) });
-      view.show('blocked');
+      view.show('chip-blocked');
     } catch (err) {
       failed(err);
     } finally {
