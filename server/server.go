@@ -20,6 +20,7 @@ import (
 
 	"mitidchip/credential/kdf"
 	"mitidchip/server/activation"
+	"mitidchip/server/activity"
 	"mitidchip/server/api"
 	"mitidchip/server/block"
 	"mitidchip/server/clientip"
@@ -260,7 +261,7 @@ func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, prox
 		// The same app backend and key; each endpoint accepts tokens of its own purpose.
 		Block: blocks, BlockHandoff: verifier.For(handoff.PurposeBlockChip),
 		Metrics: metrics, Now: now, Origin: c.Origin, SecureCookie: secure, ClientAddr: proxies.Addr,
-		Logon: logons, Counter: desk,
+		Logon: logons, Counter: desk, Activity: activity.NewHandler(st),
 	})
 	if err != nil {
 		return nil, err

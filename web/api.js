@@ -76,6 +76,13 @@ export function createApi(fetchFn = globalThis.fetch.bind(globalThis)) {
     logonPassword: (challengeId, proof) => request('POST', '/api/v1/logon/password', { challenge_id: challengeId, proof }),
     logonChip: (challengeId, hello, signature) => request('POST', '/api/v1/logon/chip', { challenge_id: challengeId, hello, signature }),
     mit: () => request('GET', '/api/v1/mit'),
+    // Self-service at MitID.dk (docs/api.md, "Mit MitID").
+    activity: (before) => request('GET', before ? `/api/v1/mit/activity?before=${encodeURIComponent(before)}` : '/api/v1/mit/activity'),
+    changeBegin: () => request('POST', '/api/v1/mit/password/begin', {}),
+    changeOld: (challengeId, proof) => request('POST', '/api/v1/mit/password/old', { challenge_id: challengeId, proof }),
+    changeNew: (challengeId, verifier) => request('POST', '/api/v1/mit/password/new', { challenge_id: challengeId, verifier }),
+    changeChip: (challengeId, hello, signature) => request('POST', '/api/v1/mit/password/chip', { challenge_id: challengeId, hello, signature }),
+    blockOwn: (serial) => request('POST', '/api/v1/mit/block', { chip_serial: serial }),
     logoff: () => request('POST', '/api/v1/logoff', {}),
     // The site a logon for an OIDC authorization request is for, and the way back to
     // it without logging on (docs/oidc.md).

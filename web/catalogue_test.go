@@ -408,6 +408,7 @@ func TestReferences(t *testing.T) {
 		"index.html": {"app.js", "step-password.js", "step-chip.js", "step-code.js", "step-sign.js", "step-device.js"},
 		"help.html":  {"help.js"},
 		"block.html": {"block.js"},
+		"mit.html":   {"mit.js", "step-password.js", "step-chip.js"},
 		devPage:      {devScript},
 	}
 	for page, scripts := range pages {

@@ -1,6 +1,13 @@
-// Mit MitID (/mit): what the logged-on person sees at MitID.dk: their user ID, their
-// active chip, and Log off. The server serves this page to a logged-on person only;
-// a session that ends meanwhile sends the person to the logon page.
+// Mit MitID (/mit, docs/selfservice.md): what the logged-on person sees at MitID.dk:
+// their user ID, their active chip, their activity (newest first, "Show more"),
+// Change password (the old password, a new one under the rules, the chip's press)
+// and Block my chip; and Log off. The server serves this page to a logged-on person
+// only; a session that ends meanwhile sends the person to the logon page.
+//
+// Changing the password reuses the activation's password step (step-password.js:
+// the rules tick, the repeat, Argon2id in a worker) and the logon's chip steps
+// (step-chip.js); the passwords never leave the worker, only the old one's proof
+// over the server's challenge and the new one's verifier.
 
 const manifest = (() => {
   const meta = document.querySelector('meta[name="assets"]');
@@ -17,7 +24,22 @@ function asset(name) {
   return new URL(file, document.baseURI).href;
 }
 
+function storage(kind) {
+  try {
+    return globalThis[kind] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 const byId = (id) => document.getElementById(id);
+
+// Refusals of a change that send the person back to the old password.
+const AGAIN = ['logon_failed', 'logon_locked', 'logon_expired', 'logon_used', 'out_of_order', 'bad_request'];
+const UNTIL = { logon_locked: 'error.logon_locked_until' };
+const TRANSPORT_KEY = 'mitid.logon.transport';
+const KINDS = ['nfc', 'bluetooth', 'virtual'];
+const PRESS_WAIT_MS = 60000;
 
 async function main() {
   const [{ I18n, storedLanguage, storeLanguage }, { createApi }] = await Promise.all([
@@ -30,12 +52,8 @@ async function main() {
     if (!res.ok) throw new Error(`i18n: ${lang} catalogue: HTTP ${res.status}`);
     return res.json();
   });
-  let local = null;
-  try {
-    local = globalThis.localStorage ?? null;
-  } catch {
-    local = null;
-  }
+  const local = storage('localStorage');
+  const session = storage('sessionStorage');
   try {
     await i18n.use(storedLanguage(local));
   } catch (err) {
@@ -43,12 +61,16 @@ async function main() {
     await i18n.use('da');
   }
   let mine = null;
+  let events = [];
+  let blocked = null;
   const toggle = byId('lang-toggle');
   const apply = () => {
     document.documentElement.lang = i18n.lang;
     toggle.lang = i18n.lang === 'da' ? 'en' : 'da';
     i18n.apply(document);
     if (mine) fill(mine);
+    renderActivity();
+    if (blocked) i18n.set(byId('blocked-body'), 'block.done_body', { serial: blocked.chip_serial, when: when(blocked.blocked_at) });
   };
   toggle.addEventListener('click', async () => {
     const next = i18n.lang === 'da' ? 'en' : 'da';
@@ -68,26 +90,54 @@ async function main() {
 
   function fill(m) {
     byId('mit-user-id').textContent = m.user_id;
+    byId('old-username').value = m.user_id;
     const chip = m.chip;
     byId('mit-chip-facts').hidden = !chip;
     byId('mit-no-chip').hidden = Boolean(chip);
+    byId('block-open').hidden = !chip;
+    byId('change-password').hidden = !chip;
     if (chip) {
       byId('mit-chip-serial').textContent = chip.serial;
+      byId('block-serial').textContent = chip.serial;
       byId('mit-chip-activated').textContent = when(chip.activated_at);
       if (chip.last_used_at) byId('mit-chip-last-used').textContent = when(chip.last_used_at);
       else i18n.set(byId('mit-chip-last-used'), 'mit.never');
     }
   }
 
-  function showError(key) {
-    const el = byId('error');
-    el.replaceChildren();
-    const p = document.createElement('p');
-    i18n.set(p, key);
-    el.append(p);
-    el.hidden = false;
-    byId('live').textContent = p.textContent;
+  // The activity, newest first; "Show more" asks for the page before the last.
+  let before = 0;
+  function renderActivity() {
+    const list = byId('activity-list');
+    list.replaceChildren(...events.map((e) => {
+      const li = document.createElement('li');
+      const time = document.createElement('time');
+      time.dateTime = e.at;
+      time.textContent = when(e.at);
+      const what = document.createElement('span');
+      what.className = 'activity-what';
+      what.textContent = i18n.has(e.message) ? i18n.t(e.message) : i18n.t('activity.other');
+      li.append(time, ' ', what);
+      if (e.chip_serial) {
+        const serial = document.createElement('span');
+        serial.className = 'activity-serial';
+        serial.textContent = i18n.t('mit.activity_chip', { serial: e.chip_serial });
+        li.append(' ', serial);
+      }
+      return li;
+    }));
+    byId('activity-empty').hidden = events.length > 0;
+    byId('activity-more').hidden = !before;
   }
+  async function loadActivity(more) {
+    const page = await api.activity(more ? before : 0);
+    events = more ? events.concat(page.events) : page.events;
+    before = page.before || 0;
+    renderActivity();
+  }
+
+  const view = createView(i18n);
+  const flow = createFlow();
 
   try {
     mine = await api.mit();
@@ -97,30 +147,288 @@ async function main() {
       return;
     }
     apply();
-    byId('step-start').hidden = true;
-    byId('step-mit').hidden = false;
-    showError(`error.${err?.code ?? 'internal'}`);
+    view.show('mit');
+    view.showError([`error.${err?.code ?? 'internal'}`]);
     return;
   }
+  try {
+    await loadActivity(false);
+  } catch (err) {
+    console.error('mit: activity:', err);
+  }
   apply();
-  byId('step-start').hidden = true;
-  const section = byId('step-mit');
-  section.hidden = false;
-  document.body.dataset.step = 'mit';
-  section.querySelector('.error-slot').append(byId('error'));
-  section.querySelector('h2').focus();
+  view.show('mit');
+
+  byId('activity-more').addEventListener('click', async () => {
+    const first = events.length;
+    try {
+      await loadActivity(true);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    // Focus the first new line, so a keyboard user reads on from there.
+    const li = byId('activity-list').children[first];
+    if (li) {
+      li.tabIndex = -1;
+      li.focus();
+    }
+  });
 
   byId('logoff').addEventListener('click', async () => {
     try {
       await api.logoff();
     } catch (err) {
       if (err?.code !== 'not_logged_on') {
-        showError(i18n.has(`error.${err?.code}`) ? `error.${err.code}` : 'error.internal');
+        view.showError([keyOf(err)]);
         return;
       }
     }
     location.assign('/logon');
   });
+
+  function keyOf(err) {
+    if (err && typeof err.key === 'string' && i18n.has(err.key)) return err.key;
+    console.error('mit: no message for', err);
+    return err && err.key && err.key.startsWith('module.') ? 'module.internal' : 'error.internal';
+  }
+
+  function messageOf(err) {
+    if (Object.hasOwn(UNTIL, err?.code) && Number.isFinite(err.retryAt)) {
+      return { key: UNTIL[err.code], vars: { retry_at: err.retryAt } };
+    }
+    return keyOf(err);
+  }
+
+  // failed handles a refusal anywhere on the page: an ended session goes to logon.
+  function failed(err) {
+    if (err?.code === 'not_logged_on') {
+      location.assign('/logon');
+      return true;
+    }
+    view.showError([messageOf(err)]);
+    return false;
+  }
+
+  // Block my chip: confirm, then the chip is blocked and the session ends.
+  byId('block-open').addEventListener('click', () => view.show('block'));
+  byId('block-cancel').addEventListener('click', () => view.show('mit'));
+  let blocking = false;
+  byId('block-submit').addEventListener('click', async () => {
+    if (blocking || !mine?.chip) return;
+    blocking = true;
+    byId('block-working').hidden = false;
+    byId('block-submit').setAttribute('aria-disabled', 'true');
+    view.clearError();
+    try {
+      blocked = await api.blockOwn(mine.chip.serial);
+      i18n.set(byId('blocked-body'), 'block.done_body', { serial: blocked.chip_serial, when: when(blocked.blocked_at) });
+      view.show('chip-blocked');
+    } catch (err) {
+      failed(err);
+    } finally {
+      blocking = false;
+      byId('block-working').hidden = true;
+      byId('block-submit').removeAttribute('aria-disabled');
+    }
+  });
+
+  // Change password.
+  byId('change-password').addEventListener('click', () => {
+    flow.start();
+    view.show('old');
+  });
+  byId('old-cancel').addEventListener('click', () => view.show('mit'));
+  byId('changed-back').addEventListener('click', async () => {
+    try {
+      mine = await api.mit();
+      await loadActivity(false);
+    } catch (err) {
+      if (failed(err)) return;
+    }
+    apply();
+    view.show('mit');
+  });
+
+  function createFlow() {
+    let modules = null; // {moduleMod, loading, chip, password}
+    let loaded = null;
+    let change = null; // {begun, transcript}
+    const f = {
+      i18n,
+      linked: false,
+      dev: document.querySelector('meta[name="mitid-dev"]') !== null,
+      state: null,
+      mitid: () => modules.loading.then((l) => l.mitid),
+      mitidNow: () => (loaded ? loaded.mitid : null),
+      show: (name, opts) => view.show(name, opts),
+      clearError: () => view.clearError(),
+      showError: (items) => view.showError(items),
+      status: (text) => view.status(text),
+      alert: (text) => view.alert(text),
+      api: {
+        devChips: () => api.devChips(),
+        // The new password's salt and cost, from the change's begin.
+        passwordParams: async () => ({ ...change.begun.new_kdf, user_id: mine.user_id }),
+        setPassword: (verifier) => api.changeNew(change.begun.challenge_id, verifier),
+      },
+      derive: async (password, params) => modules.moduleMod.deriveVerifier(asset, (await modules.loading).wasm, password, params),
+      transport: {
+        get() {
+          try {
+            const v = JSON.parse(session?.getItem(TRANSPORT_KEY) ?? 'null');
+            return v && KINDS.includes(v.kind) ? v : null;
+          } catch {
+            return null;
+          }
+        },
+        set(v) {
+          try {
+            session?.setItem(TRANSPORT_KEY, JSON.stringify(v));
+          } catch {
+            // Without storage the page asks again next time.
+          }
+        },
+        clear() {
+          try {
+            session?.removeItem(TRANSPORT_KEY);
+          } catch {
+            // nothing stored
+          }
+        },
+      },
+      // After the new password: the chip. After the chip: done.
+      render(answer) {
+        if (document.body.dataset.step === 'password') {
+          change.transcript = answer.transcript;
+          modules.chip.enter();
+          return;
+        }
+        change = null;
+        if (f.linked) f.mitidNow()?.disconnect().catch(() => {});
+        f.linked = false;
+        view.show('changed');
+      },
+      async present(connected) {
+        if (!change?.transcript) throw Object.assign(new Error('mit: no new password'), { code: 'out_of_order', key: 'error.out_of_order' });
+        view.show('press');
+        byId('press-again').hidden = true;
+        const mitid = await f.mitid();
+        const { signature } = await mitid.signLogon(change.transcript, PRESS_WAIT_MS);
+        return api.changeChip(change.begun.challenge_id, connected.hello, signature);
+      },
+      fail(err) {
+        const code = err && typeof err.code === 'string' ? err.code : 'internal';
+        if (code === 'not_logged_on') {
+          location.assign('/logon');
+          return;
+        }
+        if (AGAIN.includes(code)) {
+          change = null;
+          view.show('old', { focus: false });
+          view.showError([messageOf(err)]);
+          byId('old-password').focus();
+          return;
+        }
+        if (document.body.dataset.step === 'press') byId('press-again').hidden = false;
+        view.showError([messageOf(err)]);
+      },
+      start() {
+        change = null;
+        f.state = { user_id: mine.user_id };
+        if (modules) return;
+        const moduleJS = import(asset('module.js'));
+        const loading = moduleJS.then((m) => m.loadModule(asset));
+        loading.then((l) => { loaded = l; }, () => {});
+        modules = { loading };
+        modules.ready = Promise.all([moduleJS, import(asset('step-password.js')), import(asset('step-chip.js'))]).then(([moduleMod, pw, chip]) => {
+          modules.moduleMod = moduleMod;
+          modules.password = pw.setup(f);
+          modules.chip = chip.setup(f);
+        });
+        modules.ready.catch((err) => f.fail(err));
+      },
+      async old(password) {
+        const ready = await Promise.all([import(asset('module.js')), modules.loading, modules.ready]);
+        change = { begun: await api.changeBegin() };
+        const proof = await ready[0].deriveProof(asset, ready[1].wasm, password, change.begun, change.begun.challenge);
+        await api.changeOld(change.begun.challenge_id, proof);
+        modules.password.enter({ user_id: mine.user_id });
+      },
+    };
+    byId('press-again').addEventListener('click', () => modules.chip.enter());
+    let busy = false;
+    byId('old-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      if (busy) return;
+      const field = byId('old-password');
+      const password = field.value;
+      if (password === '') {
+        view.showError(['logon.need_password']);
+        field.focus();
+        return;
+      }
+      busy = true;
+      byId('old-progress').hidden = false;
+      byId('old-continue').setAttribute('aria-disabled', 'true');
+      view.clearError();
+      try {
+        await f.old(password);
+        field.value = '';
+      } catch (err) {
+        f.fail(err);
+      } finally {
+        busy = false;
+        byId('old-progress').hidden = true;
+        byId('old-continue').removeAttribute('aria-disabled');
+      }
+    });
+    return f;
+  }
+}
+
+// createView shows one view at a time, keeps body[data-step] in line with it, and
+// owns the error area and the live regions.
+function createView(i18n) {
+  const errorEl = byId('error');
+  const alertRegion = byId('live');
+  const statusRegion = byId('status');
+
+  function speak(region, text) {
+    const flip = region.dataset.flip === '1' ? '' : '\u00a0';
+    region.dataset.flip = flip ? '1' : '0';
+    region.textContent = text + flip;
+  }
+
+  function clearError() {
+    errorEl.hidden = true;
+    errorEl.replaceChildren();
+  }
+
+  return {
+    clearError,
+    alert: (text) => speak(alertRegion, text),
+    status: (text) => speak(statusRegion, text),
+    show(name, { focus = true } = {}) {
+      const section = byId(`step-${name}`);
+      for (const s of document.querySelectorAll('main section[data-view]')) s.hidden = s !== section;
+      document.body.dataset.step = name;
+      clearError();
+      (section.querySelector('.error-slot') ?? section).append(errorEl);
+      if (focus) section.querySelector('h2').focus();
+    },
+    showError(items) {
+      const parts = items.map((it) => (typeof it === 'string' ? { key: it } : it));
+      errorEl.replaceChildren();
+      for (const { key, vars } of parts) {
+        const el = document.createElement('p');
+        i18n.set(el, key, vars);
+        errorEl.append(el);
+      }
+      errorEl.hidden = false;
+      speak(alertRegion, parts.map(({ key, vars }) => i18n.t(key, vars)).join(' '));
+    },
+  };
 }
 
 main().catch((err) => console.error('mit: the page could not start:', err));

@@ -3,6 +3,7 @@ package transcript
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"strconv"
 )
 
@@ -15,11 +16,22 @@ const (
 )
 
 // Purposes of a logon: MitID.dk itself, or the OIDC authorization request whose id
-// follows PurposeAuthRequest.
+// follows PurposeAuthRequest; or not a logon at all, but a logged-on person's change
+// of password, approved by the chip's press: PurposePasswordChange followed by
+// PasswordChangeDigest of the new password's verifier, so the chip approves that
+// password and no other (docs/selfservice.md).
 const (
-	PurposeMitID       = "mitid.dk"
-	PurposeAuthRequest = "oidc:"
+	PurposeMitID          = "mitid.dk"
+	PurposeAuthRequest    = "oidc:"
+	PurposePasswordChange = "mitid.dk/password:"
 )
+
+// PasswordChangeDigest is the text that follows PurposePasswordChange: SHA-256 of
+// the new verifier, hex.
+func PasswordChangeDigest(verifier []byte) string {
+	d := sha256.Sum256(verifier)
+	return hex.EncodeToString(d[:])
+}
 
 // ChallengeSize is the server's password challenge (and MinNonceSize the nonce).
 const MinChallengeSize = 16
@@ -35,7 +47,7 @@ type Logon struct {
 	ChipSerial    string
 	ChipPublicKey []byte
 	Origin        string // scheme://host[:port] of the page, as the server is configured
-	Purpose       string // PurposeMitID, or PurposeAuthRequest + the request's id
+	Purpose       string // PurposeMitID, PurposeAuthRequest + the request's id, or PurposePasswordChange + digest
 	Nonce         []byte
 }
 

@@ -36,6 +36,14 @@ func (p *Page) LogOnWith(userID, password string) {
 // for its button, presses it, and waits until the browser is at Mit MitID.
 func (p *Page) Approve(vc *virtual.Chip) {
 	p.t.Helper()
+	p.PressChip(vc)
+	p.WaitMit()
+}
+
+// PressChip presses Next on "hold your chip to the phone", waits until the chip
+// waits for its button, and presses it; what the page does then is the caller's.
+func (p *Page) PressChip(vc *virtual.Chip) {
+	p.t.Helper()
 	p.WaitStep("connect")
 	p.Click("#connect-next")
 	p.PressWhenAsked(vc)

@@ -47,6 +47,7 @@ const (
 	CounterUnlocked Kind = "counter_unlocked"
 	StaffGranted    Kind = "staff_granted"
 	StaffRevoked    Kind = "staff_revoked"
+	PasswordWrong   Kind = "password_change_failed"
 	// Other is any event this package does not know (a newer server wrote it):
 	// shown as a generic line, never by its name or detail.
 	Other Kind = "other"
@@ -71,14 +72,18 @@ var kinds = map[string]Kind{
 	"operator_chip_shown":    SupportViewed,
 	"operator_chip_unlocked": SupportUnlocked,
 	"operator_chip_revoked":  SupportRevoked,
-	// The logon ceremony's events (server/logon); the names are that ceremony's to
-	// choose, and any it adds that are not here show as Other until they are.
-	"logon_completed":  LoggedOn,
-	"logon_succeeded":  LoggedOn,
-	"logon_failed":     LogonFailed,
-	"logon_refused":    LogonFailed,
-	"logon_locked":     LogonLocked,
-	"password_changed": PasswordChanged,
+	// The logon ceremony's events (server/logon, server/store/logon.go). A right
+	// password before the chip's press is a step of a logon, not one of its own; a
+	// log off is the person's own click.
+	"logon":          LoggedOn,
+	"logon_password": "",
+	"logon_failed":   LogonFailed,
+	"logon_locked":   LogonLocked,
+	"logoff":         "",
+	// Changing the password at MitID.dk (server/logon/password.go).
+	"password_change_password": "",
+	"password_change_failed":   PasswordWrong,
+	"password_changed":         PasswordChanged,
 	// Borgerservice's events (server/counter, `mitid-chip staff`).
 	"assisted_activation_started": AssistedStarted,
 	"counter_citizen_viewed":      CounterViewed,

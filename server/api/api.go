@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mitidchip/server/activation"
+	"mitidchip/server/activity"
 	"mitidchip/server/block"
 	"mitidchip/server/clientip"
 	"mitidchip/server/counter"
@@ -59,6 +60,9 @@ type Config struct {
 	Logon *logon.Ceremony
 	// Counter is Borgerservice's console (counter.go); nil, or no Logon, serves none.
 	Counter *counter.Service
+	// Activity serves a logged-on person's activity at GET /api/v1/mit/activity;
+	// nil serves none.
+	Activity *activity.Handler
 	// LogonsPerMinute bounds logon steps that check a user ID or a password, per
 	// address (default 20); the store counts per user ID (logon.LockAfter).
 	LogonsPerMinute int

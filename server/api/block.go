@@ -42,6 +42,7 @@ const BlockPath = "/block"
 func init() {
 	status[block.CodeNoActiveChip] = http.StatusConflict
 	status[block.CodeChipChanged] = http.StatusConflict
+	status[block.CodeNotLoggedOn] = http.StatusUnauthorized
 }
 
 // registerBlock adds the block endpoints, when the API blocks chips.

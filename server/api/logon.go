@@ -115,6 +115,7 @@ func (a *API) registerLogon(mux *http.ServeMux) {
 	} {
 		mux.HandleFunc(pattern, a.limited(h))
 	}
+	a.registerMit(mux)
 }
 
 // logonStatus is the HTTP status each logon refusal answers with.
@@ -131,6 +132,7 @@ var logonStatus = map[logon.Code]int{
 	logon.CodeChipRevoked:        http.StatusConflict,
 	logon.CodeChipBlocked:        http.StatusConflict,
 	logon.CodeChipNotYours:       http.StatusForbidden,
+	logon.CodeVerifierInvalid:    http.StatusBadRequest,
 	logon.CodeSignatureInvalid:   http.StatusBadRequest,
 	logon.CodeAuthRequestInvalid: http.StatusConflict,
 	logon.CodeAuthRequestExpired: http.StatusGone,

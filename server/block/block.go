@@ -29,6 +29,8 @@ const (
 	// CodeChipChanged: the chip the person confirmed is not their active chip any
 	// more (they activated another since the page showed it).
 	CodeChipChanged activation.Code = "chip_changed"
+	// CodeNotLoggedOn: a block from MitID.dk whose session has ended.
+	CodeNotLoggedOn activation.Code = "not_logged_on"
 )
 
 // HandoffMargin is how much longer than the token can verify the record of its use
@@ -109,6 +111,36 @@ func (s *Service) Block(ctx context.Context, claims handoff.Claims, serial strin
 	switch {
 	case errors.Is(err, store.ErrHandoffUsed):
 		return Blocked{}, refuse(activation.CodeHandoffUsed, err)
+	case errors.Is(err, store.ErrNoActiveChip):
+		return Blocked{}, refuse(CodeNoActiveChip, err)
+	case errors.Is(err, store.ErrChipChanged):
+		return Blocked{}, refuse(CodeChipChanged, err)
+	case err != nil:
+		return Blocked{}, internal(err)
+	}
+	return Blocked{Serial: serial, BlockedAt: now}, nil
+}
+
+// BlockOwn blocks, for good, the active chip of the person logged on at MitID.dk in
+// session s, which must be serial (the one they were shown): a person who still has
+// their chip and wants it blocked (stolen later, or no longer wanted). The same
+// store path as Block, without a token: the session must still be live, and ends
+// with the block, as does every other MitID.dk session logged on with the chip. On
+// a refusal nothing changes.
+func (s *Service) BlockOwn(ctx context.Context, sess store.LogonSession, serial string) (Blocked, error) {
+	if !ValidSerial(serial) {
+		return Blocked{}, refuse(CodeChipChanged, fmt.Errorf("serial of the wrong form (%d bytes)", len(serial)))
+	}
+	now := s.now()
+	detail, _ := json.Marshal(map[string]string{ // strings only: cannot fail
+		"serial": serial, "reason": store.BlockReasonRequested, "by": "person", "via": "mitid_dk", "session": sess.ID,
+	})
+	_, err := s.store.BlockChip(ctx, store.BlockRequest{
+		Serial: serial, PersonID: sess.PersonID, Reason: store.BlockReasonRequested, At: now, SessionID: sess.ID,
+	}, store.AuditEntry{At: now, PersonID: sess.PersonID, Event: EventChipBlocked, Detail: string(detail)})
+	switch {
+	case errors.Is(err, store.ErrSessionEnded):
+		return Blocked{}, refuse(CodeNotLoggedOn, err)
 	case errors.Is(err, store.ErrNoActiveChip):
 		return Blocked{}, refuse(CodeNoActiveChip, err)
 	case errors.Is(err, store.ErrChipChanged):

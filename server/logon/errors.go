@@ -25,6 +25,7 @@ const (
 	// CodeChipBlocked: its holder blocked the chip (lost); it can never log on.
 	CodeChipBlocked        = Code("chip_blocked")
 	CodeChipNotYours       = Code("chip_not_yours")
+	CodeVerifierInvalid    = Code("verifier_invalid")
 	CodeSignatureInvalid   = Code("signature_invalid")
 	CodeAuthRequestInvalid = Code("auth_request_invalid")
 	// CodeAuthRequestExpired: the site's authorization request is still known but its
@@ -38,7 +39,7 @@ const (
 var Codes = []Code{
 	CodeBadRequest, CodeLogonFailed, CodeLogonLocked, CodeLogonExpired, CodeLogonUsed, CodeOutOfOrder,
 	CodeHelloInvalid, CodeChipUnknown, CodeChipNotAttested, CodeChipRevoked, CodeChipBlocked, CodeChipNotYours,
-	CodeSignatureInvalid, CodeAuthRequestInvalid, CodeAuthRequestExpired, CodeNotLoggedOn, CodeInternal,
+	CodeVerifierInvalid, CodeSignatureInvalid, CodeAuthRequestInvalid, CodeAuthRequestExpired, CodeNotLoggedOn, CodeInternal,
 }
 
 // Error is a refusal: its Code is for the person (through the page), Err the precise

@@ -234,13 +234,30 @@ func (c *Ceremony) Password(ctx context.Context, challengeID string, proof []byt
 	if err != nil {
 		return transcript.Logon{}, err
 	}
+	if ch.Purpose != store.PurposeLogon {
+		return transcript.Logon{}, refuse(CodeOutOfOrder, fmt.Errorf("challenge of purpose %q at the logon's password step", ch.Purpose))
+	}
+	p, nonce, err := c.prove(ctx, ch, proof, "logon_password", "logon_failed")
+	if err != nil {
+		return transcript.Logon{}, err
+	}
+	return transcript.Logon{
+		ChallengeID: ch.ID, Challenge: ch.Challenge, UserID: p.UserID, Origin: c.cfg.Origin,
+		Purpose: purpose(ch.AuthRequest), Nonce: nonce,
+	}, nil
+}
+
+// prove checks a password proof over the challenge ch and records the outcome with
+// the audit event passed or failed; every try counts toward the user ID's lock. It
+// returns the person and the transcript's nonce for a right password.
+func (c *Ceremony) prove(ctx context.Context, ch store.LogonChallenge, proof []byte, passed, failed string) (store.Person, []byte, error) {
 	if !ch.PasswordAt.IsZero() {
-		return transcript.Logon{}, refuse(CodeLogonUsed, errors.New("password step taken before"))
+		return store.Person{}, nil, refuse(CodeLogonUsed, errors.New("password step taken before"))
 	}
 	// The same read whether or not the challenge names a person.
 	p, err := c.cfg.Store.Person(ctx, ch.PersonID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return transcript.Logon{}, internal(err)
+		return store.Person{}, nil, internal(err)
 	}
 	verifier := c.dummy
 	if known(p) {
@@ -250,32 +267,29 @@ func (c *Ceremony) Password(ctx context.Context, challengeID string, proof []byt
 	ok := checked == nil && known(p)
 	nonce, err := c.randomBytes(nonceSize)
 	if err != nil {
-		return transcript.Logon{}, internal(err)
+		return store.Person{}, nil, internal(err)
 	}
 	now := c.cfg.Now()
-	event, detail := "logon_password", map[string]any{"logon": ch.ID}
+	event, detail := passed, map[string]any{"logon": ch.ID}
 	if !ok {
-		event, detail["reason"] = "logon_failed", "password"
+		event, detail["reason"] = failed, "password"
 	}
 	_, f, err := c.cfg.Store.TryPassword(ctx, store.PasswordTry{
 		ChallengeID: ch.ID, OK: ok, Nonce: nonce, Limits: c.cfg.Limits, At: now,
 		Audit: []store.AuditEntry{c.audit(ch.PersonID, event, detail)},
 	})
 	if err != nil {
-		return transcript.Logon{}, stored(err)
+		return store.Person{}, nil, stored(err)
 	}
 	if !ok {
 		reason := errors.Join(errors.New("wrong password or no such user ID"), checked)
 		if f.LockedAt(now) {
 			// This try locked logon for the user ID: say so now, and until when.
-			return transcript.Logon{}, &Error{Code: CodeLogonLocked, Err: reason, RetryAt: f.LockedUntil}
+			return store.Person{}, nil, &Error{Code: CodeLogonLocked, Err: reason, RetryAt: f.LockedUntil}
 		}
-		return transcript.Logon{}, refuse(CodeLogonFailed, reason)
+		return store.Person{}, nil, refuse(CodeLogonFailed, reason)
 	}
-	return transcript.Logon{
-		ChallengeID: ch.ID, Challenge: ch.Challenge, UserID: p.UserID, Origin: c.cfg.Origin,
-		Purpose: purpose(ch.AuthRequest), Nonce: nonce,
-	}, nil
+	return p, nonce, nil
 }
 
 func purpose(authRequest string) string {
@@ -343,46 +357,14 @@ func (c *Ceremony) Chip(ctx context.Context, challengeID string, hello, signatur
 	if err != nil {
 		return Done{}, err
 	}
-	if !ch.PasswordOK {
-		return Done{}, refuse(CodeOutOfOrder, errors.New("the password step has not passed"))
+	if ch.Purpose != store.PurposeLogon {
+		return Done{}, refuse(CodeOutOfOrder, fmt.Errorf("challenge of purpose %q at the logon's chip step", ch.Purpose))
 	}
-	h, err := chip.ParseHello(hello)
+	h, p, err := c.verifyChip(ctx, ch, hello, signature, purpose(ch.AuthRequest))
 	if err != nil {
-		return Done{}, refuse(CodeHelloInvalid, err)
+		return Done{}, err
 	}
 	now := c.cfg.Now()
-	rec, err := c.cfg.Registry.Attest(ctx, h, now)
-	switch {
-	case errors.Is(err, registry.ErrUnknownChip):
-		return Done{}, refuse(CodeChipUnknown, err)
-	case errors.Is(err, registry.ErrRevoked):
-		return Done{}, refuse(CodeChipRevoked, err)
-	case errors.Is(err, registry.ErrBlocked):
-		return Done{}, refuse(CodeChipBlocked, err)
-	case errors.Is(err, registry.ErrRetired):
-		return Done{}, refuse(CodeChipNotYours, err)
-	case errors.Is(err, registry.ErrUntrustedCA), errors.Is(err, registry.ErrNotAttested):
-		return Done{}, refuse(CodeChipNotAttested, err)
-	case err != nil:
-		return Done{}, internal(err)
-	}
-	if rec.Status != store.ChipBound || rec.PersonID != ch.PersonID {
-		return Done{}, refuse(CodeChipNotYours, errors.New("chip "+rec.Serial+" is "+string(rec.Status)+", not the person's active chip"))
-	}
-	p, err := c.cfg.Store.Person(ctx, ch.PersonID)
-	if err != nil {
-		return Done{}, internal(err)
-	}
-	hash, err := transcript.Logon{
-		ChallengeID: ch.ID, Challenge: ch.Challenge, UserID: p.UserID, ChipSerial: h.Serial, ChipPublicKey: h.PublicKey,
-		Origin: c.cfg.Origin, Purpose: purpose(ch.AuthRequest), Nonce: ch.Nonce,
-	}.Hash()
-	if err != nil {
-		return Done{}, internal(err)
-	}
-	if err := registry.VerifySignature(h.PublicKey, hash, signature); err != nil {
-		return Done{}, refuse(CodeSignatureInvalid, err)
-	}
 	audit := []store.AuditEntry{c.audit(p.ID, "logon", map[string]any{"logon": ch.ID, "serial": h.Serial, "for": purpose(ch.AuthRequest)})}
 	if ch.AuthRequest != "" {
 		// A logon for a site is not a logon at MitID.dk (decision 75): no session.
@@ -465,6 +447,53 @@ func (c *Ceremony) Cancel(ctx context.Context, id string) (string, error) {
 		return "", refuse(CodeAuthRequestInvalid, err)
 	}
 	return next, nil
+}
+
+// verifyChip checks a chip's hello and its signature over the transcript of ch for
+// purpose: the chip must be the person's active chip, attested by its registered
+// certificate, whose key verifies the signature over the transcript the server
+// rebuilds from its own record. It writes nothing.
+func (c *Ceremony) verifyChip(ctx context.Context, ch store.LogonChallenge, hello, signature []byte, purpose string) (chip.Hello, store.Person, error) {
+	if !ch.PasswordOK {
+		return chip.Hello{}, store.Person{}, refuse(CodeOutOfOrder, errors.New("the password step has not passed"))
+	}
+	h, err := chip.ParseHello(hello)
+	if err != nil {
+		return chip.Hello{}, store.Person{}, refuse(CodeHelloInvalid, err)
+	}
+	rec, err := c.cfg.Registry.Attest(ctx, h, c.cfg.Now())
+	switch {
+	case errors.Is(err, registry.ErrUnknownChip):
+		return h, store.Person{}, refuse(CodeChipUnknown, err)
+	case errors.Is(err, registry.ErrBlocked):
+		return h, store.Person{}, refuse(CodeChipBlocked, err)
+	case errors.Is(err, registry.ErrRevoked):
+		return h, store.Person{}, refuse(CodeChipRevoked, err)
+	case errors.Is(err, registry.ErrRetired):
+		return h, store.Person{}, refuse(CodeChipNotYours, err)
+	case errors.Is(err, registry.ErrUntrustedCA), errors.Is(err, registry.ErrNotAttested):
+		return h, store.Person{}, refuse(CodeChipNotAttested, err)
+	case err != nil:
+		return h, store.Person{}, internal(err)
+	}
+	if rec.Status != store.ChipBound || rec.PersonID != ch.PersonID {
+		return h, store.Person{}, refuse(CodeChipNotYours, errors.New("chip "+rec.Serial+" is "+string(rec.Status)+", not the person's active chip"))
+	}
+	p, err := c.cfg.Store.Person(ctx, ch.PersonID)
+	if err != nil {
+		return h, store.Person{}, internal(err)
+	}
+	hash, err := transcript.Logon{
+		ChallengeID: ch.ID, Challenge: ch.Challenge, UserID: p.UserID, ChipSerial: h.Serial, ChipPublicKey: h.PublicKey,
+		Origin: c.cfg.Origin, Purpose: purpose, Nonce: ch.Nonce,
+	}.Hash()
+	if err != nil {
+		return h, p, internal(err)
+	}
+	if err := registry.VerifySignature(h.PublicKey, hash, signature); err != nil {
+		return h, p, refuse(CodeSignatureInvalid, err)
+	}
+	return h, p, nil
 }
 
 // MitPath is the self-service page a logon for MitID.dk goes to.

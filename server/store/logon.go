@@ -28,7 +28,8 @@ var (
 // refusal writes nothing; every count is made in the transaction that checks it, so
 // racing requests, on any instance, cannot slip past a lock or use a challenge twice.
 type Logons interface {
-	// BeginLogon stores c, a new challenge for the user ID userID (normalized here)
+	// BeginLogon stores c, a new challenge (for c.Purpose: a logon, or a password
+	// change with its c.NewKDF) for the user ID userID (normalized here)
 	// whose keyed hash is c.UserKey, whether or not a person has it: the same reads and
 	// the same insert either way, so neither the answer nor the store's work tells
 	// who has MitID. c.PersonID is set to the person holding userID ("" if none). A
@@ -51,7 +52,7 @@ type Logons interface {
 	TryPassword(ctx context.Context, t PasswordTry) (LogonChallenge, LogonFailure, error)
 	// FinishLogon completes a logon: the challenge must have passed its password
 	// step for f.Session.PersonID, be unused and unexpired at f.At (ErrLogonUsed,
-	// ErrLogonExpired, ErrConflict for another person's), and f.Session.ChipSerial
+	// ErrLogonExpired, ErrConflict for another person's or another purpose's), and f.Session.ChipSerial
 	// must be bound to that person (ErrChipTaken). Then, in one transaction: the
 	// challenge is used, the key's LogonFailure goes, the chip's LastUsedAt becomes
 	// f.At, and f.Session is stored unless f.NoSession (a logon for a site: the
@@ -86,6 +87,12 @@ type LogonChallenge struct {
 	PasswordOK  bool
 	Nonce       []byte // the transcript's nonce, set when the password passed
 	UsedAt      time.Time
+	// Purpose is PurposeLogon ("") or PurposePasswordChange (password.go).
+	Purpose string
+	// NewKDF is the new password's salt and cost (a password change); NewVerifier
+	// its verifier, nil until SetNewVerifier.
+	NewKDF      KDF
+	NewVerifier []byte
 }
 
 // LogonFailure is a user ID key's logons begun and not completed, in a row.
@@ -177,13 +184,14 @@ type LogonSession struct {
 }
 
 const challengeCols = `id, challenge, user_key, person_id, auth_request, created_at, expires_at, password_at,
-	password_ok, nonce, used_at`
+	password_ok, nonce, used_at, purpose, new_salt, new_kdf_time, new_kdf_memory_kib, new_kdf_threads, new_verifier`
 
 func scanChallenge(row interface{ Scan(...any) error }) (LogonChallenge, error) {
 	var c LogonChallenge
 	var ok int
 	err := row.Scan(&c.ID, &c.Challenge, &c.UserKey, &c.PersonID, &c.AuthRequest, timeCol{&c.CreatedAt},
-		timeCol{&c.ExpiresAt}, timeCol{&c.PasswordAt}, &ok, &c.Nonce, timeCol{&c.UsedAt})
+		timeCol{&c.ExpiresAt}, timeCol{&c.PasswordAt}, &ok, &c.Nonce, timeCol{&c.UsedAt}, &c.Purpose, &c.NewKDF.Salt,
+		&c.NewKDF.Time, &c.NewKDF.MemoryKiB, &c.NewKDF.Threads, &c.NewVerifier)
 	c.PasswordOK = ok != 0
 	return c, err
 }
@@ -193,7 +201,10 @@ func (st *SQLite) BeginLogon(ctx context.Context, c LogonChallenge, userID strin
 	if c.ID == "" || len(c.Challenge) == 0 || c.UserKey == "" || !c.ExpiresAt.After(c.CreatedAt) {
 		return LogonChallenge{}, Person{}, errors.New("store: begin logon: id, challenge, user key and a later expiry are required")
 	}
-	c.PersonID, c.PasswordAt, c.PasswordOK, c.Nonce, c.UsedAt = "", time.Time{}, false, nil, time.Time{}
+	c.PersonID, c.PasswordAt, c.PasswordOK, c.Nonce, c.UsedAt, c.NewVerifier = "", time.Time{}, false, nil, time.Time{}, nil
+	if err := checkPurpose(c); err != nil {
+		return LogonChallenge{}, Person{}, err
+	}
 	var p Person
 	err := st.inTx(ctx, "logon", "begin "+c.ID, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT `+personCols+` FROM persons WHERE user_id = ?`, userid.Normalize(userID)).Scan(personDest(&p)...)
@@ -212,8 +223,9 @@ func (st *SQLite) BeginLogon(ctx context.Context, c LogonChallenge, userID strin
 		}
 		c.PersonID = p.ID
 		if _, err := tx.ExecContext(ctx, `INSERT INTO logon_challenges (`+challengeCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, NULL)`,
-			c.ID, c.Challenge, c.UserKey, c.PersonID, c.AuthRequest, nanos(c.CreatedAt), nanos(c.ExpiresAt)); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, NULL, ?, ?, ?, ?, ?, NULL)`,
+			c.ID, c.Challenge, c.UserKey, c.PersonID, c.AuthRequest, nanos(c.CreatedAt), nanos(c.ExpiresAt),
+			c.Purpose, orNull(c.NewKDF.Salt), c.NewKDF.Time, c.NewKDF.MemoryKiB, c.NewKDF.Threads); err != nil {
 			return fmt.Errorf("challenge: %w", err)
 		}
 		return st.hit("logon/begin")
@@ -339,8 +351,8 @@ func (st *SQLite) FinishLogon(ctx context.Context, f LogonFinish) (LogonSession,
 		if err != nil {
 			return err
 		}
-		if !c.PasswordOK || c.PersonID != s.PersonID {
-			return fmt.Errorf("challenge %s: password passed %v, for person %q, not %q: %w", c.ID, c.PasswordOK, c.PersonID, s.PersonID, ErrConflict)
+		if !c.PasswordOK || c.PersonID != s.PersonID || c.Purpose != PurposeLogon {
+			return fmt.Errorf("challenge %s (purpose %q): password passed %v, for person %q, not %q: %w", c.ID, c.Purpose, c.PasswordOK, c.PersonID, s.PersonID, ErrConflict)
 		}
 		ch, err := holdChip(ctx, tx, s.ChipSerial)
 		if err != nil {

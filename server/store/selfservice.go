@@ -21,9 +21,15 @@ var (
 	ErrChipBlocked = errors.New("chip blocked by its holder")
 )
 
-// BlockReasonLost is the reason a person gives for blocking their chip from the
-// MitID app: it is lost (or stolen), so they cannot use it to log on.
-const BlockReasonLost = "lost"
+// The reasons a chip is blocked by its holder (ChipBlock.Reason).
+const (
+	// BlockReasonLost: blocked from the MitID app because it is lost (or stolen), so
+	// the person cannot use it to log on.
+	BlockReasonLost = "lost"
+	// BlockReasonRequested: blocked by a person logged on at MitID.dk with it, who
+	// still had it and asked to block it (stolen later, or no longer wanted).
+	BlockReasonRequested = "requested"
+)
 
 // MaxAuditPage bounds one page of PersonAudit.
 const MaxAuditPage = 100
@@ -32,12 +38,13 @@ const MaxAuditPage = 100
 type ChipBlock struct {
 	Serial    string
 	PersonID  string
-	Reason    string // BlockReasonLost
+	Reason    string // BlockReasonLost or BlockReasonRequested
 	BlockedAt time.Time
 }
 
-// BlockRequest is a person's request, from a verified handoff token, to block their
-// active chip.
+// BlockRequest is a request to block a person's active chip: from a verified handoff
+// token (TokenID), from their MitID.dk session (SessionID), or, with neither, from a
+// caseworker at Borgerservice who checked their ID.
 type BlockRequest struct {
 	Serial   string // the chip the person was shown and confirmed
 	PersonID string
@@ -48,19 +55,25 @@ type BlockRequest struct {
 	// without a token: a caseworker's at Borgerservice, who checked the person's ID.
 	TokenID        string
 	TokenExpiresAt time.Time
+	// SessionID is the person's MitID.dk session the block is asked in: it must
+	// not have ended at At (ErrSessionEnded).
+	SessionID string
 }
 
 // SelfService is what a person does with their own chip and sees of their own
 // records, without an operator. Store embeds it.
 type SelfService interface {
 	// BlockChip blocks the person's active chip for good, in one transaction: the
-	// token id is marked used (ErrHandoffUsed if it was, checked first); the chip
+	// token id is marked used (ErrHandoffUsed if it was, checked first), or for a
+	// block from a session, the session must be the person's and not ended at b.At
+	// (ErrSessionEnded, checked first); the chip
 	// bound to b.PersonID must be b.Serial (ErrNoActiveChip if they have none,
 	// ErrChipChanged if it is another); then the chip's status becomes
 	// ChipRevoked (final: it is never bound, presented or used again), its block
 	// is recorded (ChipBlock), every open activation session that presented it
 	// (chip presented or code verified, not expired at b.At) ends (its ExpiresAt
-	// becomes b.At, its Version moves on), and the audit entries are written. On
+	// becomes b.At, its Version moves on), every MitID.dk session logged on with it
+	// ends (the one it was asked in among them), and the audit entries are written. On
 	// any error nothing is written and the token stays unused. It returns the chip
 	// as written.
 	BlockChip(ctx context.Context, b BlockRequest, audit ...AuditEntry) (Chip, error)
@@ -79,21 +92,31 @@ type SelfService interface {
 
 // BlockChip blocks the person's active chip for good.
 func (st *SQLite) BlockChip(ctx context.Context, b BlockRequest, audit ...AuditEntry) (Chip, error) {
-	if b.Serial == "" || b.PersonID == "" || b.Reason == "" {
-		return Chip{}, fmt.Errorf("store: block chip: serial, person and reason are required")
+	if b.Serial == "" || b.PersonID == "" || b.Reason == "" || (b.TokenID != "" && b.SessionID != "") {
+		return Chip{}, fmt.Errorf("store: block chip: serial, person and reason are required, and at most one of a token id and a session")
 	}
 	var out Chip
 	err := st.inTx(ctx, "block", "chip "+b.Serial, func(tx *sql.Tx) error {
-		if b.TokenID == "" {
-			return blockChip(ctx, st, tx, b, &out, audit)
-		}
-		fresh, err := changed(tx.ExecContext(ctx, `INSERT INTO used_handoffs (token_id, person_id, used_at, expires_at)
-			VALUES (?, ?, ?, ?) ON CONFLICT (token_id) DO NOTHING`, b.TokenID, b.PersonID, nanos(b.At), nanos(b.TokenExpiresAt)))
-		if err != nil {
-			return fmt.Errorf("token %s: %w", b.TokenID, err)
-		}
-		if !fresh {
-			return fmt.Errorf("token %s: %w", b.TokenID, ErrHandoffUsed)
+		switch {
+		case b.TokenID != "":
+			fresh, err := changed(tx.ExecContext(ctx, `INSERT INTO used_handoffs (token_id, person_id, used_at, expires_at)
+				VALUES (?, ?, ?, ?) ON CONFLICT (token_id) DO NOTHING`, b.TokenID, b.PersonID, nanos(b.At), nanos(b.TokenExpiresAt)))
+			if err != nil {
+				return fmt.Errorf("token %s: %w", b.TokenID, err)
+			}
+			if !fresh {
+				return fmt.Errorf("token %s: %w", b.TokenID, ErrHandoffUsed)
+			}
+		case b.SessionID != "":
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM logon_sessions WHERE id = ? AND person_id = ? AND expires_at > ?`,
+				b.SessionID, b.PersonID, nanos(b.At)).Scan(&one)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("session %s of %s: %w", b.SessionID, b.PersonID, ErrSessionEnded)
+			case err != nil:
+				return fmt.Errorf("session %s of %s: %w", b.SessionID, b.PersonID, err)
+			}
 		}
 		if err := st.hit("block/token"); err != nil {
 			return err
@@ -106,7 +129,8 @@ func (st *SQLite) BlockChip(ctx context.Context, b BlockRequest, audit ...AuditE
 	return out, nil
 }
 
-// blockChip is BlockChip after its token (if any) was marked used.
+// blockChip is BlockChip after its token was marked used or its session checked (a
+// caseworker's block has neither).
 func blockChip(ctx context.Context, st *SQLite, tx *sql.Tx, b BlockRequest, out *Chip, audit []AuditEntry) error {
 	var active string
 	err := tx.QueryRowContext(ctx, `SELECT serial FROM chips WHERE person_id = ? AND status = 'bound'`, b.PersonID).Scan(&active)
@@ -138,6 +162,10 @@ func blockChip(ctx context.Context, st *SQLite, tx *sql.Tx, b BlockRequest, out 
 		WHERE chip_serial = ? AND state IN ('chip_presented', 'code_verified') AND expires_at > ?`,
 		nanos(b.At), nanos(b.At), b.Serial, nanos(b.At)); err != nil {
 		return fmt.Errorf("end the sessions with %s: %w", b.Serial, err)
+	}
+	// Every MitID.dk session logged on with the chip ends with it.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM logon_sessions WHERE chip_serial = ?`, b.Serial); err != nil {
+		return fmt.Errorf("end the MitID.dk sessions with %s: %w", b.Serial, err)
 	}
 	if err := st.hit("block/sessions"); err != nil {
 		return err

@@ -248,6 +248,8 @@ type Store interface {
 	Logons
 	// Staff is Borgerservice's caseworkers and console (staff.go).
 	Staff
+	// PasswordChanges: a logged-on person changes their password (password.go).
+	PasswordChanges
 	// RedeemHandoff marks h.TokenID used (ErrHandoffUsed if it was), creates the person
 	// if absent or gives a person without a user ID h.UserID (ErrUserIDTaken if h.UserID
 	// is another person's; a person's user ID is never changed), and inserts s as a new

@@ -62,6 +62,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Staff", func(t *testing.T) { testStaff(t, open) })
 	t.Run("Assisted", func(t *testing.T) { testAssisted(t, open) })
 	t.Run("PersonChipFailures", func(t *testing.T) { testPersonChipFailures(t, open) })
+	t.Run("PasswordChange", func(t *testing.T) { testPasswordChange(t, open) })
+	t.Run("BlockFromSession", func(t *testing.T) { testBlockFromSession(t, open) })
 }
 
 // env is one store under test with the fixtures the cases build on.
