@@ -47,7 +47,6 @@ func (p *Page) PressChip(vc *virtual.Chip) {
 	p.WaitStep("connect")
 	p.Click("#connect-next")
 	p.PressWhenAsked(vc)
-	p.WaitMit()
 }
 
 // PressWhenAsked waits until the page asks for the chip's button and the chip waits
