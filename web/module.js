@@ -43,6 +43,12 @@ function wrap(mitid) {
   return Object.freeze(api);
 }
 
+// nextTask resolves in a new task of the event loop: what follows it does not run
+// in the same task (or microtask checkpoint) as what came before.
+function nextTask() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 function loadScript(src) {
   return new Promise((resolve, reject) => {
     const script = document.createElement('script');
@@ -72,9 +78,14 @@ async function compile(url) {
 export async function loadModule(asset) {
   try {
     const [, wasm] = await Promise.all([loadScript(asset('wasm_exec.js')), compile(asset('main.wasm'))]);
+    // Finishing the compile, instantiating and Go's start (its runtime and package
+    // initialisation, then main() up to its first wait) each take a main-thread task
+    // of their own, so that input is handled between them (decision 85).
+    await nextTask();
     const go = new globalThis.Go();
     const ready = new Promise((resolve) => globalThis.addEventListener('mitid-ready', resolve, { once: true }));
     const instance = await WebAssembly.instantiate(wasm, go.importObject);
+    await nextTask();
     const exited = go.run(instance).then(() => {
       throw new Error('module: main.wasm exited');
     });

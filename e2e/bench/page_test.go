@@ -175,7 +175,7 @@ func reportFirstUse(b *testing.B, out io.Writer, root, assets string) map[string
 		var mine, theirs []firstUse
 		for range *pageLoads {
 			theirs = append(theirs, useOnce(b, br, plain.URL+"/"))
-			mine = append(mine, useOnce(b, br, pageSrv.NewLink(b, fmt.Sprintf("bench-first-%d", time.Now().UnixNano()), "")))
+			mine = append(mine, useOnce(b, br, pageSrv.NewLink(b, freshPerson("bench-first-"), "")))
 		}
 		m, t := medianUse(mine), medianUse(theirs)
 		res[p.name] = [2]firstUse{m, t}
