@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"image/png"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -20,7 +21,10 @@ import (
 	"mitidchip/e2e/harness"
 	"mitidchip/e2e/scenario"
 	"mitidchip/server/activation"
+	"mitidchip/server/activity"
 	"mitidchip/server/api"
+	"mitidchip/server/store"
+	"mitidchip/server/store/storetest"
 )
 
 // Borgerservice's console (docs/borgerservice.md) in Chromium: caseworkers are
@@ -317,4 +321,204 @@ func cookieNames(t *testing.T, b *harness.Browser) []string {
 		names = append(names, c.Name)
 	}
 	return names
+}
+
+// counterTables are what an assisted activation writes; a refused one leaves them.
+var counterTables = []string{"assisted_activations", "activation_sessions", "used_handoffs", "handovers", "persons", "chips", "chip_blocks"}
+
+// counterRows is the store's rows in counterTables. (The console's own use, the
+// logon session's last use, changes with every request, refused or not.)
+func counterRows(t *testing.T, s *scenario.Server) map[string][]string {
+	t.Helper()
+	all := storetest.Snapshot(t, s.Store)
+	out := map[string][]string{}
+	for _, table := range counterTables {
+		out[table] = all[table]
+	}
+	return out
+}
+
+// refusedAt expects the console to show the refusal key on step, and the rows an
+// activation writes as they were.
+func refusedAt(t *testing.T, s *scenario.Server, p *scenario.Page, step, key string, before map[string][]string) {
+	t.Helper()
+	p.ExpectError(step, p.Message(key, nil))
+	if after := counterRows(t, s); !reflect.DeepEqual(before, after) {
+		t.Fatalf("%s: expected the store unchanged, got %v, was %v", key, after, before)
+	}
+}
+
+// officeEvents are the kinds of the person's activity at counterOffice, as their
+// self-service activity (server/activity) gives them.
+func officeEvents(t *testing.T, s *scenario.Server, person string) []activity.Kind {
+	t.Helper()
+	page, err := activity.Of(context.Background(), s.Store, person, 0, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []activity.Kind
+	for _, e := range page.Events {
+		if e.Office == counterOffice {
+			out = append(out, e.Kind)
+		}
+	}
+	return out
+}
+
+// consoleSays waits until the console's list of the citizen's recent activity has
+// the line for key at the office, in the page's language.
+func consoleSays(p *scenario.Page, key string) {
+	want := p.Message(key, map[string]string{"office": counterOffice})
+	p.WaitJS("the activity line "+want, "[...document.querySelectorAll('#citizen-activity li')].some((li) => li.textContent.endsWith("+jsQuote(want)+"))")
+}
+
+// Every state of the console, axe-clean in Danish and English (and pictured with
+// -screenshots), with the refusals a caseworker meets in it, each answered in the
+// catalogue's words with nothing written: an unknown person, their own MitID, an
+// expired document, a missing number, a second activation (ended by the
+// caseworker), a withdrawn role (the next request). At the counter the caseworker
+// unlocks a chip the citizen locked by wrong codes, and the citizen then activates
+// it; and blocks a lost chip. The citizen's activity says both happened at
+// Borgerservice Aarhus.
+func TestCounterStates(t *testing.T) {
+	s := scenario.Start(t)
+	axe := scenario.LoadAxe(t)
+	const cwPerson = "e2e-caseworker-states"
+	chipA, lost, locked := devChip(t, s, "MC-000001"), devChip(t, s, "MC-000002"), devChip(t, s, "MC-000003")
+	cw := newCaseworker(t, s, cwPerson, chipA)
+
+	// borger-3 has an active chip; borger-2 locked themselves out of another.
+	cb := harness.New(t)
+	cb.EmulateNFC(lost)
+	own := scenario.Open(t, cb, s, s.NewLink(t, "borger-3", "soeren.oe"))
+	own.UseLanguage("en")
+	own.CreatePassword(citizenPassword)
+	own.ChooseTransport("nfc")
+	own.Connect()
+	own.EnterCode(own.ReadCode(lost))
+	own.ConfirmOnChip(lost)
+	own.ExpectCompleted()
+	lockOut(t, s, "borger-2", locked)
+
+	p := cw.logOn()
+	p.SwitchLanguage("en")
+	seen := map[string]bool{}
+	visit := func(state string, picture bool) {
+		t.Helper()
+		seen[state] = true
+		p.InEachLanguage(func(lang string) {
+			r := p.Axe(axe)
+			if r.Passes == 0 {
+				t.Errorf("console %s, %s: axe-core passed no rules: did it run?", state, lang)
+			}
+			for _, v := range r.Violations {
+				t.Errorf("console %s, %s: expected no WCAG 2.1 A/AA violations, got %s", state, lang, v)
+			}
+			if picture && *screenshots != "" {
+				shoot(t, p, *screenshots, "counter-"+state, lang)
+			}
+		})
+		p.SwitchLanguage("en")
+	}
+	visit("find", true)
+
+	before := counterRows(t, s)
+	p.Fill("#person-id", "nobody-here")
+	p.Click("#find")
+	refusedAt(t, s, p, "find", "error.citizen_unknown", before)
+	visit("find-unknown", false)
+
+	// Unlock at the counter; the citizen then enters codes again.
+	cw.find("borger-2")
+	unlock := "#citizen-locks button[data-serial=" + jsQuote(locked.Serial()) + "]"
+	p.WaitJS("the unlock button", "document.querySelector("+jsQuote(unlock)+") !== null")
+	visit("citizen-locked", true)
+	p.Click(unlock)
+	p.WaitJS("the lock gone", "document.body.dataset.step === 'citizen' && document.querySelectorAll('#citizen-locks li').length === 0")
+	consoleSays(p, "activity.counter_unlocked")
+	if f := failureOf(t, s, locked.Serial(), "borger-2"); f.LockedAt(s.Now()) {
+		t.Fatalf("after the unlock: expected borger-2 no longer locked out, locked until %v", f.LockedUntil)
+	}
+	if got := officeEvents(t, s, "borger-2"); !slices.Contains(got, activity.CounterUnlocked) {
+		t.Fatalf("borger-2's activity: expected %s at %s, got %v", activity.CounterUnlocked, counterOffice, got)
+	}
+	cb = harness.New(t)
+	cb.EmulateNFC(locked)
+	again := scenario.Open(t, cb, s, s.NewLink(t, "borger-2", ""))
+	again.UseLanguage("en")
+	again.CreatePassword(citizenPassword)
+	again.ChooseTransport("nfc")
+	again.Connect()
+	again.EnterCode(again.ReadCode(locked))
+	again.ConfirmOnChip(locked)
+	again.ExpectCompleted()
+	checkBound(t, s, "borger-2", locked, citizenPassword)
+
+	// Their own MitID: not even looked up.
+	p.Click("#another")
+	before = counterRows(t, s)
+	p.Fill("#person-id", cwPerson)
+	p.Click("#find")
+	refusedAt(t, s, p, "find", "error.own_activation", before)
+
+	cw.find("borger-3")
+	if got := p.Text("citizen-chip"); !strings.HasPrefix(got, lost.Serial()+", ") {
+		t.Fatalf("console: expected borger-3's chip %s, got %q", lost.Serial(), got)
+	}
+	visit("citizen", true)
+	before = counterRows(t, s)
+	cw.idCheck("driving_licence", "DL 998877", time.Now().AddDate(0, 0, -2).Format(time.DateOnly))
+	p.Click("#start-activation")
+	refusedAt(t, s, p, "citizen", "error.document_expired", before)
+	visit("citizen-expired", false)
+	cw.idCheck("passport", "", futureDate())
+	p.Click("#start-activation")
+	refusedAt(t, s, p, "citizen", "error.fields_invalid", before)
+
+	cw.startActivation()
+	visit("started", true)
+	p.Click("#done")
+	cw.find("borger-3")
+	p.WaitJS("the activation under way", "document.getElementById('citizen-under-way').checkVisibility()")
+	visit("citizen-under-way", true)
+	before = counterRows(t, s)
+	cw.idCheck("passport", "AB 1234567", futureDate())
+	p.Click("#start-activation")
+	refusedAt(t, s, p, "citizen", "error.activation_under_way", before)
+	p.Click("#end-activation")
+	p.WaitJS("the activation ended", "!document.getElementById('citizen-under-way').checkVisibility() && document.getElementById('error').hidden")
+	consoleSays(p, "activity.counter_ended")
+
+	// Block the lost chip.
+	p.Click("#block-chip")
+	p.WaitJS("the chip blocked", "document.getElementById('citizen-block').hidden && document.getElementById('error').hidden")
+	consoleSays(p, "activity.counter_blocked")
+	if got, want := p.Text("citizen-chip"), p.Message("mit.no_chip", nil); got != want {
+		t.Fatalf("console after the block: expected %q, got %q", want, got)
+	}
+	if c, err := s.Store.Chip(context.Background(), lost.Serial()); err != nil || c.Status != store.ChipRevoked {
+		t.Fatalf("store: expected %s revoked, got %s (%v)", lost.Serial(), c.Status, err)
+	}
+	if got := officeEvents(t, s, "borger-3"); !slices.Contains(got, activity.CounterBlocked) {
+		t.Fatalf("borger-3's activity: expected %s at %s, got %v", activity.CounterBlocked, counterOffice, got)
+	}
+	if got, want := s.Text(t, "en", "activity.counter_blocked"), "Chip blocked at Borgerservice {office}"; got != want {
+		t.Fatalf("catalogue: expected %q, got %q", want, got)
+	}
+	visit("citizen-blocked", false)
+
+	// The role withdrawn: the next request is refused.
+	s.Staff(t, "revoke", "--person", cwPerson)
+	p.Click("#another")
+	before = counterRows(t, s)
+	p.Fill("#person-id", "borger-1")
+	p.Click("#find")
+	refusedAt(t, s, p, "denied", "error.not_caseworker", before)
+	visit("denied", true)
+
+	for _, want := range []string{"find", "citizen", "citizen-locked", "started", "citizen-under-way", "denied"} {
+		if !seen[want] {
+			t.Errorf("console state %s: not visited", want)
+		}
+	}
 }
