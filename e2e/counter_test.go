@@ -414,7 +414,7 @@ func TestCounterStates(t *testing.T) {
 			for _, v := range r.Violations {
 				t.Errorf("console %s, %s: expected no WCAG 2.1 A/AA violations, got %s", state, lang, v)
 			}
-			if picture && *screenshots != "" {
+			if picture {
 				shoot(t, p, *screenshots, "counter-"+state, lang)
 			}
 		})
@@ -493,7 +493,7 @@ func TestCounterStates(t *testing.T) {
 	p.Click("#block-chip")
 	p.WaitJS("the chip blocked", "document.getElementById('citizen-block').hidden && document.getElementById('error').hidden")
 	consoleSays(p, "activity.counter_blocked")
-	if got, want := p.Text("citizen-chip"), p.Message("mit.no_chip", nil); got != want {
+	if got, want := p.Text("citizen-chip"), p.Message("counter.no_chip", nil); got != want {
 		t.Fatalf("console after the block: expected %q, got %q", want, got)
 	}
 	if c, err := s.Store.Chip(context.Background(), lost.Serial()); err != nil || c.Status != store.ChipRevoked {
