@@ -113,10 +113,10 @@ bench: chromium
 	$(GO) test -run='^$$' -bench=LogonThroughput -benchtime=1x -count=1 ./server/logon/
 
 ## screenshots: every step, in English and Danish, at a phone (390×844) and a desktop (1280×800) viewport into
-## docs/screenshots, with the states of a browser that cannot connect (TestScreenshots, TestDeviceStates;
-## under make test the pictures are taken and checked, not kept)
+## docs/screenshots, with the states of a browser that cannot connect and Borgerservice's console
+## (TestScreenshots, TestDeviceStates, TestCounterStates; under make test the pictures are taken and checked, not kept)
 screenshots: build chromium
-	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(GO) test -count=1 -run '^(TestScreenshots|TestDeviceStates)$$' ./e2e/ -args -screenshots=$(CURDIR)/docs/screenshots
+	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(GO) test -count=1 -run '^(TestScreenshots|TestDeviceStates|TestCounterStates)$$' ./e2e/ -args -screenshots=$(CURDIR)/docs/screenshots
 
 clean:
 	rm -rf $(OUT) $(BIN)

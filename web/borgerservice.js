@@ -143,7 +143,7 @@ async function main() {
     byId('user-id-field').hidden = Boolean(c.user_id);
     const chip = byId('citizen-chip');
     if (c.chip) i18n.set(chip, 'counter.chip_active', { serial: c.chip.serial, at: when(c.chip.activated_at) });
-    else i18n.set(chip, 'mit.no_chip');
+    else i18n.set(chip, 'counter.no_chip');
     byId('citizen-block').hidden = !c.chip;
     byId('citizen-under-way').hidden = !c.open_activation;
     const locks = byId('citizen-locks');

@@ -29,6 +29,7 @@ import (
 	"mitidchip/credential/transcript"
 	"mitidchip/server/activation"
 	"mitidchip/server/api"
+	"mitidchip/server/counter"
 	"mitidchip/server/handoff"
 	"mitidchip/server/logon"
 	"mitidchip/server/observe"
@@ -120,6 +121,9 @@ type setup struct {
 	Activation activation.Config
 	Logon      logon.Config
 	API        api.Config
+	// Counter, when set, serves Borgerservice's console on the fixture's store,
+	// ceremony and clock (counter_test.go).
+	Counter *counter.Config
 }
 
 // newFixture builds the fixture; edit, if not nil, changes the configuration first.
@@ -198,6 +202,16 @@ func newFixture(t testing.TB, edit func(*setup)) *fixture {
 		t.Fatalf("logon.New: %v", err)
 	}
 	f.logon = cfg.API.Logon
+	if cfg.Counter != nil {
+		cc := *cfg.Counter
+		cc.Store, cc.Ceremony, cc.Now = st, cfg.API.Ceremony, f.clock.Now
+		if cc.DocumentKey == nil {
+			cc.DocumentKey = counter.DocumentKey(logonKey[:])
+		}
+		if cfg.API.Counter, err = counter.New(cc); err != nil {
+			t.Fatalf("counter.New: %v", err)
+		}
+	}
 	a, err := api.New(cfg.API)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
