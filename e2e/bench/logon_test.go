@@ -155,8 +155,8 @@ func reportLogon(b *testing.B, out io.Writer, br *harness.Browser, root string, 
 	fmt.Fprintf(out, "logon-can-type = navigation start to the user ID and password fields both shown and editable;\n")
 	fmt.Fprintf(out, "plain-logon-page = the same form (web/logon.html's credentials section) as plain HTML, no script.\n")
 	fmt.Fprintf(out, "logon-derive = Continue's submit to the chip step (Argon2id in the worker, the proof checked by the\n")
-	fmt.Fprintf(out, "server); activation-derive = Next's submit on the password to the chip step; each pressed once the
-module runs; %d of each, median\n", *derivations)
+	fmt.Fprintf(out, "server); activation-derive = Next's submit on the password to the chip step; each pressed once the\n")
+	fmt.Fprintf(out, "module runs; %d of each, median\n", *derivations)
 	userID := scenario.UserIDOf(person)
 	for _, p := range profiles {
 		throttle(b, br, p)
