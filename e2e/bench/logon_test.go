@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"mitidchip/server/logon"
+
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -96,8 +98,7 @@ func plainLogonPage(b *testing.B, root, dir string) {
 	})
 }
 
-// BenchmarkLogonPage activates one person over emulated Bluetooth, then measures the
-// logon page (reportLogon); run it with -benchtime=1x (make bench).
+// BenchmarkLogonPage measures the logon page (reportLogon); run it with -benchtime=1x (make bench).
 func BenchmarkLogonPage(b *testing.B) {
 	root, err := scenario.ModuleRoot()
 	if err != nil {
@@ -114,10 +115,19 @@ func BenchmarkLogonPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	s := scenario.Start(b, scenario.Assets(assets))
-	const person, password = "bench-logon", "Blåbær-Kano-73!"
-	vc := s.Chips.Chip("MC-000001")
+	if *derivations >= logon.LockAfter {
+		b.Fatalf("-derivations: at most %d (a logon left at the chip step counts towards the lock)", logon.LockAfter-1)
+	}
+	reportLogon(b, os.Stdout, root, s)
+}
+
+// activate makes an activated person, over emulated Bluetooth in a browser of its own
+// (the emulation is browser-wide, one chip per browser), with the dev chip serial.
+func activate(b *testing.B, s *scenario.Server, person, password, serial string) {
+	b.Helper()
+	vc := s.Chips.Chip(serial)
 	if vc == nil {
-		b.Fatal("dev chip MC-000001: there is none")
+		b.Fatalf("dev chip %s: there is none", serial)
 	}
 	br := harness.New(b, harness.Timeout(firstUseTimeout))
 	br.EmulateChip(vc)
@@ -128,22 +138,21 @@ func BenchmarkLogonPage(b *testing.B) {
 	p.EnterCode(p.ReadCode(vc))
 	p.ConfirmOnChip(vc)
 	p.ExpectCompleted()
-	reportLogon(b, os.Stdout, br, root, s, person, password)
 }
 
 // reportLogon prints, for each profile, the logon page's time until the person can
 // type their user ID and password against the plain logon page (cold loads,
 // alternately, HTTP cache off), and the time from Continue to the chip step (the key
 // derived, the proof sent and checked) against the activation page's time from Next
-// on its password to its chip step, measured in the same run. person and password
-// are an activated person's on s.
-func reportLogon(b *testing.B, out io.Writer, br *harness.Browser, root string, s *scenario.Server, person, password string) {
+// on its password to its chip step, measured in the same run.
+func reportLogon(b *testing.B, out io.Writer, root string, s *scenario.Server) {
 	b.Helper()
 	plainDir := filepath.Join(b.TempDir(), "plain-logon")
 	plainLogonPage(b, root, plainDir)
 	plain := httptest.NewServer(http.FileServer(http.Dir(plainDir)))
 	defer plain.Close()
 
+	br := harness.New(b, harness.Timeout(firstUseTimeout))
 	ctx := br.Context()
 	if _, err := chromedp.Call(ctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true}); err != nil {
 		b.Fatalf("turn the HTTP cache off: %v", err)
@@ -157,8 +166,13 @@ func reportLogon(b *testing.B, out io.Writer, br *harness.Browser, root string, 
 	fmt.Fprintf(out, "logon-derive = Continue's submit to the chip step (Argon2id in the worker, the proof checked by the\n")
 	fmt.Fprintf(out, "server); activation-derive = Next's submit on the password to the chip step; each pressed once the\n")
 	fmt.Fprintf(out, "module runs; %d of each, median\n", *derivations)
-	userID := scenario.UserIDOf(person)
-	for _, p := range profiles {
+	const password = "Blåbær-Kano-73!"
+	for i, p := range profiles {
+		// A person of its own for each profile: each logon here stops at the chip
+		// step, and counts towards the user ID's lock (docs/logon.md).
+		person := "bench-logon-" + p.name
+		activate(b, s, person, password, fmt.Sprintf("MC-%06d", i+1))
+		userID := scenario.UserIDOf(person)
 		throttle(b, br, p)
 		var mine, theirs []time.Duration
 		for range *pageLoads {
