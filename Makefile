@@ -103,8 +103,11 @@ run: build
 ## the time until the person can type, until the rules respond and the bytes before that,
 ## against a plain HTML page of the same form, unthrottled and on a slow-4G phone (CPU x4),
 ## the longest main-thread task of a whole activation and the module's memory after it,
-## in headless Chromium (e2e/bench); and what sweeping 210k expired records costs the
-## writes meanwhile, in batches against one transaction (server/store).
+## the logon page's time until the user ID and password can be typed against a plain HTML
+## logon form and its Continue-to-chip-step time against the activation's Next (both
+## profiles), in headless Chromium (e2e/bench); and what sweeping 210k expired records costs the
+## writes meanwhile, in batches against one transaction (server/store); and the server's
+## logons per second against its ceiling (server/logon).
 ## Each figure is one line: bench: NAME VALUE UNIT (RATIO× REFERENCE).
 ## Measurements, not assertions: not part of make test.
 bench: chromium
