@@ -231,6 +231,7 @@ func checkAssistedAudit(t *testing.T, s *scenario.Server, id, caseworker string)
 // audit names the caseworker and the office.
 func TestCounterQRJourney(t *testing.T) {
 	s := scenario.Start(t)
+	axe := scenario.LoadAxe(t)
 	const cwPerson, citizen = "e2e-caseworker-qr", "borger-1"
 	chipA, chipB := devChip(t, s, "MC-000001"), devChip(t, s, "MC-000002")
 	cw := newCaseworker(t, s, cwPerson, chipA)
@@ -262,9 +263,45 @@ func TestCounterQRJourney(t *testing.T) {
 	checkBound(t, s, citizen, chipB, citizenPassword)
 	checkAssistedAudit(t, s, id, cwPerson)
 
+	// The citizen logs on at MitID.dk on their phone (user ID, password, chip B over
+	// NFC): Mit MitID says the activation was started at Borgerservice Aarhus.
+	mit := citizenLogsOn(t, s, b, citizen)
+	mit.Approve(chipB)
+	if got := mit.Text("mit-chip-serial"); got != chipB.Serial() {
+		t.Fatalf("Mit MitID chip: expected %s, got %q", chipB.Serial(), got)
+	}
+	mitSays(t, mit, "activity.logged_on", "activity.activation_completed", "activity.assisted_started")
+	mit.SwitchLanguage("en")
+	if got, want := mitActivity(mit), "Activation started at Borgerservice "+counterOffice; !slices.Contains(got, want) {
+		t.Fatalf("Mit MitID's activity: expected %q, got %q", want, got)
+	}
+	checkAxe(t, mit, axe, "Mit MitID after an assisted activation")
+
 	// The console still works for the next citizen: the caseworker stayed logged on.
 	p.Click("#done")
 	p.WaitStep("find")
+
+	// Chip B is lost after all: the caseworker blocks it at the counter. The block
+	// ends every MitID.dk session logged on with it, so the citizen's Mit MitID sends
+	// them to log on; a logon with chip B is refused in the catalogue's words. (A
+	// person without a working chip cannot log on to see their activity: the console
+	// showed the block, and server/activity gives it with the office.)
+	cw.find(citizen)
+	p.Click("#block-chip")
+	p.WaitJS("the chip blocked", "document.getElementById('citizen-block').hidden && document.getElementById('error').hidden")
+	consoleSays(p, "activity.counter_blocked")
+	if got := officeEvents(t, s, citizen); !slices.Contains(got, activity.CounterBlocked) {
+		t.Fatalf("%s's activity: expected %s at %s, got %v", citizen, activity.CounterBlocked, counterOffice, got)
+	}
+	mit.B.Navigate(s.Origin + "/mit")
+	mit.WaitStep("credentials")
+	if got := scenario.Eval[string](mit, "location.pathname"); got != "/logon" {
+		t.Fatalf("Mit MitID after the block: expected the logon page, got %q", got)
+	}
+	refused := citizenLogsOn(t, s, b, citizen)
+	refused.PressChip(chipB)
+	refused.ExpectErrorWithin(scenario.StepTimeout, "press", refused.Message("error.chip_blocked", nil))
+	checkAxe(t, refused, axe, "logon refused: chip blocked at the counter")
 }
 
 // Continue on this device: the console logs the caseworker off before the
@@ -372,6 +409,54 @@ func consoleSays(p *scenario.Page, key string) {
 	p.WaitJS("the activity line "+want, "[...document.querySelectorAll('#citizen-activity li')].some((li) => li.textContent.endsWith("+jsQuote(want)+"))")
 }
 
+// citizenLogsOn opens the logon page at MitID.dk in b, the citizen's browser (vc
+// emulated over NFC there), types the citizen's user ID (the store's) and
+// citizenPassword and chooses NFC; the press of vc is the caller's.
+func citizenLogsOn(t *testing.T, s *scenario.Server, b *harness.Browser, person string) *scenario.Page {
+	t.Helper()
+	who, err := s.Store.Person(context.Background(), person)
+	if err != nil {
+		t.Fatalf("store: person %s: %v", person, err)
+	}
+	p := scenario.OpenLogon(t, b, s, "/logon")
+	p.LogOnWith(who.UserID, citizenPassword)
+	p.ChooseTransport("nfc")
+	return p
+}
+
+// mitActivity is the lines of Mit MitID's activity list, newest first, as the
+// citizen reads them.
+func mitActivity(p *scenario.Page) []string {
+	return scenario.Eval[[]string](p, "[...document.querySelectorAll('#activity-list .activity-what')].map((s) => s.textContent)")
+}
+
+// mitSays expects Mit MitID's activity, in Danish and in English, to have the line
+// of each key in the catalogue's words with counterOffice filled in, in that order
+// (newest first; other lines may come between), and no placeholder left unfilled.
+func mitSays(t *testing.T, p *scenario.Page, keys ...string) {
+	t.Helper()
+	p.InEachLanguage(func(lang string) {
+		first := p.Message(keys[0], map[string]string{"office": counterOffice})
+		p.WaitJS("Mit MitID's activity in "+lang+" with "+first,
+			"[...document.querySelectorAll('#activity-list .activity-what')].some((s) => s.textContent === "+jsQuote(first)+")")
+		lines := mitActivity(p)
+		at := 0
+		for _, k := range keys {
+			want := p.Message(k, map[string]string{"office": counterOffice})
+			i := slices.Index(lines[at:], want)
+			if i < 0 {
+				t.Fatalf("Mit MitID's activity in %s: expected %q (after the lines of %v, newest first), got %q", lang, want, keys, lines)
+			}
+			at += i + 1
+		}
+		for _, l := range lines {
+			if strings.ContainsAny(l, "{}⟦⟧") {
+				t.Fatalf("Mit MitID's activity in %s: a line with a placeholder or a missing key: %q", lang, l)
+			}
+		}
+	})
+}
+
 // Every state of the console, axe-clean in Danish and English (and pictured with
 // -screenshots), with the refusals a caseworker meets in it, each answered in the
 // catalogue's words with nothing written: an unknown person, their own MitID, an
@@ -453,6 +538,16 @@ func TestCounterStates(t *testing.T) {
 	again.ConfirmOnChip(locked)
 	again.ExpectCompleted()
 	checkBound(t, s, "borger-2", locked, citizenPassword)
+	// The citizen logs on at MitID.dk with that chip (over NFC): Mit MitID says it was
+	// unlocked at Borgerservice Aarhus, before the activation.
+	mit := citizenLogsOn(t, s, cb, "borger-2")
+	mit.Approve(locked)
+	mitSays(t, mit, "activity.logged_on", "activity.activation_completed", "activity.counter_unlocked", "activity.chip_locked")
+	mit.SwitchLanguage("en")
+	if got, want := mitActivity(mit), "Chip unlocked at Borgerservice "+counterOffice; !slices.Contains(got, want) {
+		t.Fatalf("Mit MitID's activity: expected %q, got %q", want, got)
+	}
+	checkAxe(t, mit, axe, "Mit MitID after the unlock at the counter")
 
 	// Their own MitID: not even looked up.
 	p.Click("#another")

@@ -116,7 +116,8 @@ async function main() {
       time.textContent = when(e.at);
       const what = document.createElement('span');
       what.className = 'activity-what';
-      what.textContent = i18n.has(e.message) ? i18n.t(e.message) : i18n.t('activity.other');
+      // Borgerservice's events name the office ("Chip unlocked at Borgerservice Aarhus").
+      what.textContent = i18n.has(e.message) ? i18n.t(e.message, { office: e.office ?? '' }) : i18n.t('activity.other');
       li.append(time, ' ', what);
       if (e.chip_serial) {
         const serial = document.createElement('span');
