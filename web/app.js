@@ -48,6 +48,8 @@ function showEarly() {
   return true;
 }
 
+// readManifest stays in each entry script: it must run before the first import,
+// and the shared module (page.js) is itself found through it.
 function readManifest() {
   const meta = document.querySelector('meta[name="assets"]');
   if (!meta) return {};
@@ -66,16 +68,6 @@ function asset(name) {
   const file = Object.hasOwn(manifest, name) ? manifest[name] : name;
   return new URL(file, document.baseURI).href;
 }
-
-function storage(kind) {
-  try {
-    return globalThis[kind] ?? null;
-  } catch {
-    return null; // access itself throws when storage is disabled
-  }
-}
-
-const byId = (id) => document.getElementById(id);
 
 // Server or page errors that end the flow on this page: a title, what to do next, and
 // at most one button that works.
@@ -108,7 +100,6 @@ const PROGRESS = { password: 'password', chip: 'connect', connect: 'connect', co
 const HELP = { password: 'activate', chip: 'connect', connect: 'connect', code: 'activate', sign: 'activate', completed: 'use', blocked: 'error-activation_blocked' };
 
 const TRANSPORT_KEY = 'mitid.transport';
-const KINDS = ['nfc', 'bluetooth', 'virtual'];
 
 // A redemption of a handoff token waiting for its answer: the token and the request
 // id this tab chose for it. It is kept in sessionStorage (this tab only) until an
@@ -126,7 +117,8 @@ async function main() {
   let loaded = null;
   loading.then((l) => { loaded = l; }, () => {});
 
-  const [{ I18n, storedLanguage, storeLanguage }, { createApi }, { setupHistory }, moduleMod, ...stepMods] = await Promise.all([
+  const [page, i18nMod, { createApi }, { setupHistory }, moduleMod, ...stepMods] = await Promise.all([
+    import(asset('page.js')),
     import(asset('i18n.js')),
     import(asset('api.js')),
     import(asset('history.js')),
@@ -140,6 +132,7 @@ async function main() {
   const deviceMod = stepMods.pop();
   const continued = deviceMod.continuing();
 
+  const { byId, storage } = page;
   const api = createApi();
   const session = storage('sessionStorage');
   const redemption = redemptionOf(session, token);
@@ -147,20 +140,11 @@ async function main() {
   const pending = continued ? null : start();
   pending?.catch(() => {}); // handled in boot
 
-  const i18n = new I18n(async (lang) => {
-    const res = await fetch(asset(`i18n/${lang}.json`), { credentials: 'same-origin' });
-    if (!res.ok) throw new Error(`i18n: ${lang} catalogue: HTTP ${res.status}`);
-    return res.json();
-  });
   const local = storage('localStorage');
-  try {
-    await i18n.use(storedLanguage(local));
-  } catch (err) {
-    console.error(err);
-    await i18n.use('da');
-  }
+  const i18n = await page.startLanguage(i18nMod, asset, local);
+  const { keyOf, messageOf, until } = page.messages(i18n, UNTIL, 'app');
 
-  const view = createView(i18n);
+  const view = page.createView(i18n, { progress: PROGRESS, stepLabel: (at) => `steps.${at}`, help: HELP });
   // Back and Forward move between the steps where the server's state allows it.
   view.show = setupHistory({
     show: view.show,
@@ -174,27 +158,9 @@ async function main() {
     say: (key) => view.showError([key]),
     fail: (err) => fail(err),
   });
+  const applyLanguage = () => page.applyLanguage(i18n);
   applyLanguage();
-  byId('lang-toggle').addEventListener('click', async () => {
-    const next = i18n.lang === 'da' ? 'en' : 'da';
-    try {
-      await i18n.use(next);
-    } catch (err) {
-      console.error(err);
-      return;
-    }
-    storeLanguage(local, next);
-    applyLanguage();
-  });
-  // Shown only now: before the catalogues load, a press of it would do nothing.
-  byId('lang-toggle').hidden = false;
-
-  function applyLanguage() {
-    document.documentElement.lang = i18n.lang;
-    // The switch names the other language in that language.
-    byId('lang-toggle').lang = i18n.lang === 'da' ? 'en' : 'da';
-    i18n.apply(document);
-  }
+  page.languageSwitch(i18n, i18nMod, local, applyLanguage);
 
   const flow = {
     i18n,
@@ -216,30 +182,7 @@ async function main() {
     fail,
     render,
     refresh,
-    transport: {
-      get() {
-        try {
-          const v = JSON.parse(session?.getItem(TRANSPORT_KEY) ?? 'null');
-          return v && KINDS.includes(v.kind) ? v : null;
-        } catch {
-          return null;
-        }
-      },
-      set(v) {
-        try {
-          session?.setItem(TRANSPORT_KEY, JSON.stringify(v));
-        } catch {
-          // Without storage a reload asks for the transport again.
-        }
-      },
-      clear() {
-        try {
-          session?.removeItem(TRANSPORT_KEY);
-        } catch {
-          // nothing stored
-        }
-      },
-    },
+    transport: page.transportStore(session, TRANSPORT_KEY),
   };
   const [password, chip, code, sign] = stepMods.map((m) => m.setup(flow));
   const device = deviceMod.setup(flow);
@@ -249,22 +192,6 @@ async function main() {
   let onRetry = null;
   byId('error-retry').addEventListener('click', () => onRetry?.());
   byId('resume').addEventListener('click', () => boot(api.state()));
-
-  function keyOf(err) {
-    if (err && typeof err.key === 'string' && i18n.has(err.key)) return err.key;
-    console.error('app: no message for', err);
-    return err && err.key && err.key.startsWith('module.') ? 'module.internal' : 'error.internal';
-  }
-
-  // messageOf is the message for err: with when to try again, if it says so.
-  function messageOf(err) {
-    return until(err) ?? keyOf(err);
-  }
-
-  function until(err) {
-    if (!Object.hasOwn(UNTIL, err?.code) || !Number.isFinite(err.retryAt)) return null;
-    return { key: UNTIL[err.code], vars: { retry_at: err.retryAt } };
-  }
 
   function render(state) {
     flow.state = state;
@@ -410,89 +337,11 @@ async function redeem(api, session, r) {
   }
 }
 
-// createView shows one step at a time, keeps the step indicator and body[data-step]
-// in line with it, and owns the error area and the two live regions.
-function createView(i18n) {
-  const errorEl = byId('error');
-  const alertRegion = byId('live');
-  const statusRegion = byId('status');
-  const progress = byId('progress');
-  const help = byId('help-link');
-
-  function speak(region, text) {
-    // A live region speaks only when its text changes; the trailing no-break space
-    // flips, so the same message twice is spoken twice.
-    const flip = region.dataset.flip === '1' ? '' : '\u00a0';
-    region.dataset.flip = flip ? '1' : '0';
-    region.textContent = text + flip;
-  }
-
-  function clearError() {
-    errorEl.hidden = true;
-    errorEl.replaceChildren();
-  }
-
-  function pointHelp(fragment) {
-    help.hash = fragment;
-  }
-
-  return {
-    clearError,
-    pointHelp,
-    alert: (text) => speak(alertRegion, text),
-    status: (text) => speak(statusRegion, text),
-
-    show(name, { focus = true } = {}) {
-      const section = byId(`step-${name}`);
-      for (const s of document.querySelectorAll('main section[data-view]')) s.hidden = s !== section;
-      document.body.dataset.step = name;
-      if (name !== 'error') delete document.body.dataset.error;
-      const at = PROGRESS[name];
-      progress.hidden = !at;
-      const steps = [...progress.querySelectorAll('li')];
-      const now = steps.findIndex((li) => li.dataset.for === at);
-      steps.forEach((li, i) => {
-        if (i === now) li.setAttribute('aria-current', 'step');
-        else li.removeAttribute('aria-current');
-        const done = Boolean(at) && (now < 0 || i < now);
-        li.classList.toggle('done', done);
-        li.querySelector('.state').hidden = !done;
-      });
-      // A narrow screen shows "Step 2 of 4: Connect chip" under the numbers.
-      byId('progress-caption').hidden = now < 0;
-      if (now >= 0) {
-        i18n.set(byId('progress-count'), 'progress.count', { n: now + 1, total: steps.length });
-        i18n.set(byId('progress-label'), `steps.${at}`);
-      }
-      pointHelp(HELP[name] ?? '');
-      clearError();
-      (section.querySelector('.error-slot') ?? section).append(errorEl);
-      if (focus) section.querySelector('h2').focus();
-    },
-
-    // showError puts messages (catalogue keys, or {key, vars}) in the current step's
-    // error area and announces them.
-    showError(items, { list = false } = {}) {
-      const parts = items.map((it) => (typeof it === 'string' ? { key: it } : it));
-      const holder = list ? document.createElement('ul') : errorEl;
-      errorEl.replaceChildren();
-      for (const { key, vars } of parts) {
-        const el = document.createElement(list ? 'li' : 'p');
-        i18n.set(el, key, vars);
-        holder.append(el);
-      }
-      if (list) errorEl.append(holder);
-      errorEl.hidden = false;
-      speak(alertRegion, parts.map(({ key, vars }) => i18n.t(key, vars)).join(' '));
-    },
-  };
-}
-
 main().catch((err) => {
   // Only a part of the page that did not load gets here, perhaps before any
   // catalogue: the start step's own Danish text says so.
   console.error('app: the page could not start:', err);
-  byId('start-waiting').hidden = true;
-  byId('start-failed').hidden = false;
+  document.getElementById('start-waiting').hidden = true;
+  document.getElementById('start-failed').hidden = false;
   document.body.dataset.step = 'start-failed';
 });

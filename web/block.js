@@ -9,6 +9,8 @@
 
 const manifest = readManifest();
 
+// The manifest reader stays in each entry script: it must run before the first
+// import, and the shared module (page.js) is itself found through it.
 function readManifest() {
   const meta = document.querySelector('meta[name="assets"]');
   if (!meta) return {};
@@ -25,16 +27,6 @@ function asset(name) {
   const file = Object.hasOwn(manifest, name) ? manifest[name] : name;
   return new URL(file, document.baseURI).href;
 }
-
-function storage(kind) {
-  try {
-    return globalThis[kind] ?? null;
-  } catch {
-    return null; // access itself throws when storage is disabled
-  }
-}
-
-const byId = (id) => document.getElementById(id);
 
 const TOKEN_KEY = 'mitid.block';
 
@@ -84,8 +76,7 @@ async function post(path, body) {
 
 // takeToken moves the token from the fragment to sessionStorage and clears the
 // address bar; without a fragment it is the one this tab kept.
-function takeToken() {
-  const session = storage('sessionStorage');
+function takeToken(session) {
   const m = /^#t=([A-Za-z0-9_.-]+)$/.exec(location.hash);
   if (m) {
     try {
@@ -103,30 +94,21 @@ function takeToken() {
   }
 }
 
-function forgetToken() {
+function forgetToken(session) {
   try {
-    storage('sessionStorage')?.removeItem(TOKEN_KEY);
+    session?.removeItem(TOKEN_KEY);
   } catch {
     // Nothing kept.
   }
 }
 
 async function main() {
-  const { I18n, storedLanguage, storeLanguage } = await import(asset('i18n.js'));
-  const i18n = new I18n(async (lang) => {
-    const res = await fetch(asset(`i18n/${lang}.json`), { credentials: 'same-origin' });
-    if (!res.ok) throw new Error(`i18n: ${lang} catalogue: HTTP ${res.status}`);
-    return res.json();
-  });
-  const local = storage('localStorage');
-  try {
-    await i18n.use(storedLanguage(local));
-  } catch (err) {
-    console.error(err);
-    await i18n.use('da');
-  }
-  const toggle = byId('lang-toggle');
-  const token = takeToken();
+  const [page, i18nMod] = await Promise.all([import(asset('page.js')), import(asset('i18n.js'))]);
+  const { byId } = page;
+  const local = page.storage('localStorage');
+  const session = page.storage('sessionStorage');
+  const i18n = await page.startLanguage(i18nMod, asset, local);
+  const token = takeToken(session);
   // What the page shows, to render again in the other language.
   const state = { chip: null, done: null, error: null };
 
@@ -138,9 +120,7 @@ async function main() {
   }
 
   function render() {
-    document.documentElement.lang = i18n.lang;
-    toggle.lang = i18n.lang === 'da' ? 'en' : 'da';
-    i18n.apply(document);
+    page.applyLanguage(i18n);
     if (state.chip) {
       byId('block-serial').textContent = state.chip.chip_serial;
       byId('block-activated').textContent = dateTime(state.chip.activated_at);
@@ -209,7 +189,7 @@ async function main() {
     announce('status', i18n.t('block.blocking'));
     try {
       state.done = await post('/api/v1/block', { token, chip_serial: state.chip.chip_serial });
-      forgetToken();
+      forgetToken(session);
       show('block-done');
       announce('status', byId('block-done-body').textContent);
     } catch (err) {
@@ -223,19 +203,8 @@ async function main() {
   }
   submit.addEventListener('click', confirm);
 
-  toggle.addEventListener('click', async () => {
-    const next = i18n.lang === 'da' ? 'en' : 'da';
-    try {
-      await i18n.use(next);
-    } catch (err) {
-      console.error(err);
-      return;
-    }
-    storeLanguage(local, next);
-    render();
-  });
   render();
-  toggle.hidden = false;
+  page.languageSwitch(i18n, i18nMod, local, render);
   await load();
 }
 

@@ -6,6 +6,8 @@
 // activation under way. The server checks the role and the console's idle time on
 // every request; this page only shows what it answers.
 
+// The manifest reader stays in each entry script: it must run before the first
+// import, and the shared module (page.js) is itself found through it.
 const manifest = (() => {
   const meta = document.querySelector('meta[name="assets"]');
   try {
@@ -21,64 +23,36 @@ function asset(name) {
   return new URL(file, document.baseURI).href;
 }
 
-const byId = (id) => document.getElementById(id);
 const VIEWS = ['start', 'denied', 'find', 'citizen', 'started'];
 // Refusals that end the console here: log on again (or have the role granted).
 const DENIED = new Set(['not_logged_on', 'not_caseworker', 'console_idle']);
 
 async function main() {
-  const [{ I18n, storedLanguage, storeLanguage }, { createApi }] = await Promise.all([
+  const [page, i18nMod, { createApi }] = await Promise.all([
+    import(asset('page.js')),
     import(asset('i18n.js')),
     import(asset('api.js')),
   ]);
+  const { byId } = page;
   const api = createApi();
-  const i18n = new I18n(async (lang) => {
-    const res = await fetch(asset(`i18n/${lang}.json`), { credentials: 'same-origin' });
-    if (!res.ok) throw new Error(`i18n: ${lang} catalogue: HTTP ${res.status}`);
-    return res.json();
-  });
-  let local = null;
-  try {
-    local = globalThis.localStorage ?? null;
-  } catch {
-    local = null;
-  }
-  try {
-    await i18n.use(storedLanguage(local));
-  } catch (err) {
-    console.error(err);
-    await i18n.use('da');
-  }
+  const local = page.storage('localStorage');
+  const i18n = await page.startLanguage(i18nMod, asset, local);
 
   let me = null;
   let citizen = null;
   let started = null;
   let lastError = null;
-  const toggle = byId('lang-toggle');
   const when = (iso) => new Intl.DateTimeFormat(i18n.lang === 'da' ? 'da-DK' : 'en-GB',
     { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
 
   const apply = () => {
-    document.documentElement.lang = i18n.lang;
-    toggle.lang = i18n.lang === 'da' ? 'en' : 'da';
-    i18n.apply(document);
+    page.applyLanguage(i18n);
     if (me) fillMe();
     if (citizen) fillCitizen();
     if (started) fillStarted();
     if (lastError) showError(lastError);
   };
-  toggle.addEventListener('click', async () => {
-    const next = i18n.lang === 'da' ? 'en' : 'da';
-    try {
-      await i18n.use(next);
-    } catch (err) {
-      console.error(err);
-      return;
-    }
-    storeLanguage(local, next);
-    apply();
-  });
-  toggle.hidden = false;
+  page.languageSwitch(i18n, i18nMod, local, apply);
 
   function show(view) {
     for (const v of VIEWS) byId(`step-${v}`).hidden = v !== view;
@@ -243,29 +217,28 @@ async function main() {
   // citizen's activation opens here by its code.
   byId('continue-here').addEventListener('click', async () => {
     const url = started.url;
-    try {
-      await api.logoff();
-    } catch (err) {
-      if (err?.code !== 'not_logged_on') {
-        fail(err);
-        return;
-      }
-    }
+    if (!await logoff()) return;
     me = null;
     started = null;
     location.assign(url);
   });
   byId('counter-logoff').addEventListener('click', async () => {
+    if (await logoff()) location.assign('/logon?next=/borgerservice');
+  });
+
+  // logoff ends the caseworker's session, or says why it could not; one that had
+  // ended already is as good.
+  async function logoff() {
     try {
       await api.logoff();
     } catch (err) {
       if (err?.code !== 'not_logged_on') {
         fail(err);
-        return;
+        return false;
       }
     }
-    location.assign('/logon?next=/borgerservice');
-  });
+    return true;
+  }
 
   try {
     me = await api.counter();

@@ -405,7 +405,7 @@ func TestReferences(t *testing.T) {
 	byID := regexp.MustCompile(`(?:getElementById|byId|\$)\('([^']+)'\)`)
 	refs := regexp.MustCompile(`\s(?:for|aria-describedby|aria-labelledby)="([^"]+)"`)
 	pages := map[string][]string{
-		"index.html": {"app.js", "step-password.js", "step-chip.js", "step-code.js", "step-sign.js", "step-device.js"},
+		"index.html": {"app.js", "page.js", "step-password.js", "step-chip.js", "step-code.js", "step-sign.js", "step-device.js"},
 		"help.html":  {"help.js"},
 		"block.html": {"block.js"},
 		"mit.html":   {"mit.js", "step-password.js", "step-chip.js"},

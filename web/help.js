@@ -26,54 +26,18 @@ function asset(name) {
   return new URL(file, document.baseURI).href;
 }
 
-function localStore() {
-  try {
-    return globalThis.localStorage ?? null;
-  } catch {
-    return null; // access itself throws when storage is disabled
-  }
-}
-
 // The messages the page shows: every error.* and module.* key, except the variants
 // that add when to try again (error.chip_locked_until), which are the same error.
 const MESSAGE = /^(error|module)\.[a-z_]+$/;
 
 async function main() {
-  const { I18n, storedLanguage, storeLanguage } = await import(asset('i18n.js'));
-  const i18n = new I18n(async (lang) => {
-    const res = await fetch(asset(`i18n/${lang}.json`), { credentials: 'same-origin' });
-    if (!res.ok) throw new Error(`i18n: ${lang} catalogue: HTTP ${res.status}`);
-    return res.json();
-  });
-  const local = localStore();
-  try {
-    await i18n.use(storedLanguage(local));
-  } catch (err) {
-    console.error(err);
-    await i18n.use('da');
-  }
-  const toggle = document.getElementById('lang-toggle');
+  const [page, i18nMod] = await Promise.all([import(asset('page.js')), import(asset('i18n.js'))]);
+  const local = page.storage('localStorage');
+  const i18n = await page.startLanguage(i18nMod, asset, local);
+  const applyLanguage = () => page.applyLanguage(i18n);
   listErrors(i18n);
   applyLanguage();
-
-  toggle.addEventListener('click', async () => {
-    const next = i18n.lang === 'da' ? 'en' : 'da';
-    try {
-      await i18n.use(next);
-    } catch (err) {
-      console.error(err);
-      return;
-    }
-    storeLanguage(local, next);
-    applyLanguage();
-  });
-  toggle.hidden = false;
-
-  function applyLanguage() {
-    document.documentElement.lang = i18n.lang;
-    toggle.lang = i18n.lang === 'da' ? 'en' : 'da';
-    i18n.apply(document);
-  }
+  page.languageSwitch(i18n, i18nMod, local, applyLanguage);
 
   // The entries were not there when the browser looked for the fragment.
   const target = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;

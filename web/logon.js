@@ -6,6 +6,8 @@
 
 const manifest = readManifest();
 
+// The manifest reader stays in each entry script: it must run before the first
+// import, and the shared module (page.js) is itself found through it.
 function readManifest() {
   const meta = document.querySelector('meta[name="assets"]');
   if (!meta) return {};
@@ -23,23 +25,12 @@ function asset(name) {
   return new URL(file, document.baseURI).href;
 }
 
-function storage(kind) {
-  try {
-    return globalThis[kind] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-const byId = (id) => document.getElementById(id);
-
 // Where each view sits in the step indicator.
 const PROGRESS = { credentials: 'credentials', chip: 'connect', connect: 'connect', press: 'approve', done: 'done' };
 // Refusals that send the person back to the user ID and password.
 const AGAIN = ['logon_failed', 'logon_locked', 'logon_expired', 'logon_used', 'out_of_order', 'bad_request'];
 const UNTIL = { logon_locked: 'error.logon_locked_until' };
 const TRANSPORT_KEY = 'mitid.logon.transport';
-const KINDS = ['nfc', 'bluetooth', 'virtual'];
 // How long the chip waits for its button (docs/logon.md).
 const PRESS_WAIT_MS = 60000;
 
@@ -48,45 +39,22 @@ async function main() {
   const loading = moduleJS.then((m) => m.loadModule(asset));
   let loaded = null;
   loading.then((l) => { loaded = l; }, () => {});
-  const [{ I18n, storedLanguage, storeLanguage }, { createApi }, moduleMod, chipMod] = await Promise.all([
+  const [page, i18nMod, { createApi }, moduleMod, chipMod] = await Promise.all([
+    import(asset('page.js')),
     import(asset('i18n.js')),
     import(asset('api.js')),
     moduleJS,
     import(asset('step-chip.js')),
   ]);
+  const { byId } = page;
   const api = createApi();
-  const i18n = new I18n(async (lang) => {
-    const res = await fetch(asset(`i18n/${lang}.json`), { credentials: 'same-origin' });
-    if (!res.ok) throw new Error(`i18n: ${lang} catalogue: HTTP ${res.status}`);
-    return res.json();
-  });
-  const local = storage('localStorage');
-  const session = storage('sessionStorage');
-  try {
-    await i18n.use(storedLanguage(local));
-  } catch (err) {
-    console.error(err);
-    await i18n.use('da');
-  }
-  const toggle = byId('lang-toggle');
-  const applyLanguage = () => {
-    document.documentElement.lang = i18n.lang;
-    toggle.lang = i18n.lang === 'da' ? 'en' : 'da';
-    i18n.apply(document);
-  };
+  const local = page.storage('localStorage');
+  const session = page.storage('sessionStorage');
+  const i18n = await page.startLanguage(i18nMod, asset, local);
+  const applyLanguage = () => page.applyLanguage(i18n);
   applyLanguage();
-  toggle.addEventListener('click', async () => {
-    const next = i18n.lang === 'da' ? 'en' : 'da';
-    try {
-      await i18n.use(next);
-    } catch (err) {
-      console.error(err);
-      return;
-    }
-    storeLanguage(local, next);
-    applyLanguage();
-  });
-  toggle.hidden = false;
+  page.languageSwitch(i18n, i18nMod, local, applyLanguage);
+  const { keyOf, messageOf } = page.messages(i18n, UNTIL, 'logon');
 
   const authRequest = new URLSearchParams(location.search).get('auth_request') || '';
   // ?next= brings a logon for MitID.dk back to a page of this site: only the local
@@ -94,7 +62,7 @@ async function main() {
   const RETURN_TO = new Set(['/mit', '/borgerservice']);
   const returnTo = new URLSearchParams(location.search).get('next');
   byId('logon-for-site').hidden = authRequest === '';
-  const view = createView(i18n);
+  const view = page.createView(i18n, { progress: PROGRESS, stepLabel: (at) => `logon.steps.${at}` });
   let site = ''; // the name of the site the logon is for, once the server said it
   let logon = null; // {challengeId, transcript} once the password passed
 
@@ -111,30 +79,7 @@ async function main() {
     fail,
     render,
     present,
-    transport: {
-      get() {
-        try {
-          const v = JSON.parse(session?.getItem(TRANSPORT_KEY) ?? 'null');
-          return v && KINDS.includes(v.kind) ? v : null;
-        } catch {
-          return null;
-        }
-      },
-      set(v) {
-        try {
-          session?.setItem(TRANSPORT_KEY, JSON.stringify(v));
-        } catch {
-          // Without storage the page asks again next time.
-        }
-      },
-      clear() {
-        try {
-          session?.removeItem(TRANSPORT_KEY);
-        } catch {
-          // nothing stored
-        }
-      },
-    },
+    transport: page.transportStore(session, TRANSPORT_KEY),
   };
   const chip = chipMod.setup(flow);
 
@@ -233,19 +178,6 @@ async function main() {
     location.assign(u && (u.protocol === 'https:' || u.protocol === 'http:') ? u.href : fallback);
   }
 
-  function keyOf(err) {
-    if (err && typeof err.key === 'string' && i18n.has(err.key)) return err.key;
-    console.error('logon: no message for', err);
-    return err && err.key && err.key.startsWith('module.') ? 'module.internal' : 'error.internal';
-  }
-
-  function messageOf(err) {
-    if (Object.hasOwn(UNTIL, err?.code) && Number.isFinite(err.retryAt)) {
-      return { key: UNTIL[err.code], vars: { retry_at: err.retryAt } };
-    }
-    return keyOf(err);
-  }
-
   function fail(err) {
     const code = err && typeof err.code === 'string' ? err.code : 'internal';
     if (AGAIN.includes(code)) {
@@ -298,68 +230,6 @@ async function main() {
   }
   view.show('credentials');
   userField.focus();
-}
-
-// createView shows one view at a time, keeps the step indicator and body[data-step]
-// in line with it, and owns the error area and the live regions.
-function createView(i18n) {
-  const errorEl = byId('error');
-  const alertRegion = byId('live');
-  const statusRegion = byId('status');
-  const progress = byId('progress');
-
-  function speak(region, text) {
-    const flip = region.dataset.flip === '1' ? '' : '\u00a0';
-    region.dataset.flip = flip ? '1' : '0';
-    region.textContent = text + flip;
-  }
-
-  function clearError() {
-    errorEl.hidden = true;
-    errorEl.replaceChildren();
-  }
-
-  return {
-    clearError,
-    alert: (text) => speak(alertRegion, text),
-    status: (text) => speak(statusRegion, text),
-    show(name, { focus = true } = {}) {
-      const section = byId(`step-${name}`);
-      for (const s of document.querySelectorAll('main section[data-view]')) s.hidden = s !== section;
-      document.body.dataset.step = name;
-      if (name !== 'error') delete document.body.dataset.error;
-      const at = PROGRESS[name];
-      progress.hidden = !at;
-      const steps = [...progress.querySelectorAll('li')];
-      const now = steps.findIndex((li) => li.dataset.for === at);
-      steps.forEach((li, i) => {
-        if (i === now) li.setAttribute('aria-current', 'step');
-        else li.removeAttribute('aria-current');
-        const done = Boolean(at) && (now < 0 || i < now);
-        li.classList.toggle('done', done);
-        li.querySelector('.state').hidden = !done;
-      });
-      byId('progress-caption').hidden = now < 0;
-      if (now >= 0) {
-        i18n.set(byId('progress-count'), 'progress.count', { n: now + 1, total: steps.length });
-        i18n.set(byId('progress-label'), `logon.steps.${at}`);
-      }
-      clearError();
-      (section.querySelector('.error-slot') ?? section).append(errorEl);
-      if (focus) section.querySelector('h2').focus();
-    },
-    showError(items) {
-      const parts = items.map((it) => (typeof it === 'string' ? { key: it } : it));
-      errorEl.replaceChildren();
-      for (const { key, vars } of parts) {
-        const el = document.createElement('p');
-        i18n.set(el, key, vars);
-        errorEl.append(el);
-      }
-      errorEl.hidden = false;
-      speak(alertRegion, parts.map(({ key, vars }) => i18n.t(key, vars)).join(' '));
-    },
-  };
 }
 
 main().catch((err) => console.error('logon: the page could not start:', err));

@@ -9,6 +9,8 @@
 // (step-chip.js); the passwords never leave the worker, only the old one's proof
 // over the server's challenge and the new one's verifier.
 
+// The manifest reader stays in each entry script: it must run before the first
+// import, and the shared module (page.js) is itself found through it.
 const manifest = (() => {
   const meta = document.querySelector('meta[name="assets"]');
   try {
@@ -24,66 +26,33 @@ function asset(name) {
   return new URL(file, document.baseURI).href;
 }
 
-function storage(kind) {
-  try {
-    return globalThis[kind] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-const byId = (id) => document.getElementById(id);
-
 // Refusals of a change that send the person back to the old password.
 const AGAIN = ['logon_failed', 'logon_locked', 'logon_expired', 'logon_used', 'out_of_order', 'bad_request'];
 const UNTIL = { logon_locked: 'error.logon_locked_until' };
 const TRANSPORT_KEY = 'mitid.logon.transport';
-const KINDS = ['nfc', 'bluetooth', 'virtual'];
 const PRESS_WAIT_MS = 60000;
 
 async function main() {
-  const [{ I18n, storedLanguage, storeLanguage }, { createApi }] = await Promise.all([
+  const [page, i18nMod, { createApi }] = await Promise.all([
+    import(asset('page.js')),
     import(asset('i18n.js')),
     import(asset('api.js')),
   ]);
+  const { byId } = page;
   const api = createApi();
-  const i18n = new I18n(async (lang) => {
-    const res = await fetch(asset(`i18n/${lang}.json`), { credentials: 'same-origin' });
-    if (!res.ok) throw new Error(`i18n: ${lang} catalogue: HTTP ${res.status}`);
-    return res.json();
-  });
-  const local = storage('localStorage');
-  const session = storage('sessionStorage');
-  try {
-    await i18n.use(storedLanguage(local));
-  } catch (err) {
-    console.error(err);
-    await i18n.use('da');
-  }
+  const local = page.storage('localStorage');
+  const session = page.storage('sessionStorage');
+  const i18n = await page.startLanguage(i18nMod, asset, local);
   let mine = null;
   let events = [];
   let blocked = null;
-  const toggle = byId('lang-toggle');
   const apply = () => {
-    document.documentElement.lang = i18n.lang;
-    toggle.lang = i18n.lang === 'da' ? 'en' : 'da';
-    i18n.apply(document);
+    page.applyLanguage(i18n);
     if (mine) fill(mine);
     renderActivity();
     if (blocked) i18n.set(byId('blocked-body'), 'block.done_body', { serial: blocked.chip_serial, when: when(blocked.blocked_at) });
   };
-  toggle.addEventListener('click', async () => {
-    const next = i18n.lang === 'da' ? 'en' : 'da';
-    try {
-      await i18n.use(next);
-    } catch (err) {
-      console.error(err);
-      return;
-    }
-    storeLanguage(local, next);
-    apply();
-  });
-  toggle.hidden = false;
+  page.languageSwitch(i18n, i18nMod, local, apply);
 
   const when = (iso) => new Intl.DateTimeFormat(i18n.lang === 'da' ? 'da-DK' : 'en-GB',
     { dateStyle: 'long', timeStyle: 'short' }).format(new Date(iso));
@@ -131,13 +100,14 @@ async function main() {
     byId('activity-more').hidden = !before;
   }
   async function loadActivity(more) {
-    const page = await api.activity(more ? before : 0);
-    events = more ? events.concat(page.events) : page.events;
-    before = page.before || 0;
+    const batch = await api.activity(more ? before : 0);
+    events = more ? events.concat(batch.events) : batch.events;
+    before = batch.before || 0;
     renderActivity();
   }
 
-  const view = createView(i18n);
+  const view = page.createView(i18n);
+  const { keyOf, messageOf } = page.messages(i18n, UNTIL, 'mit');
   const flow = createFlow();
 
   try {
@@ -187,19 +157,6 @@ async function main() {
     }
     location.assign('/logon');
   });
-
-  function keyOf(err) {
-    if (err && typeof err.key === 'string' && i18n.has(err.key)) return err.key;
-    console.error('mit: no message for', err);
-    return err && err.key && err.key.startsWith('module.') ? 'module.internal' : 'error.internal';
-  }
-
-  function messageOf(err) {
-    if (Object.hasOwn(UNTIL, err?.code) && Number.isFinite(err.retryAt)) {
-      return { key: UNTIL[err.code], vars: { retry_at: err.retryAt } };
-    }
-    return keyOf(err);
-  }
 
   // failed handles a refusal anywhere on the page: an ended session goes to logon.
   function failed(err) {
@@ -274,30 +231,7 @@ async function main() {
         setPassword: (verifier) => api.changeNew(change.begun.challenge_id, verifier),
       },
       derive: async (password, params) => modules.moduleMod.deriveVerifier(asset, (await modules.loading).wasm, password, params),
-      transport: {
-        get() {
-          try {
-            const v = JSON.parse(session?.getItem(TRANSPORT_KEY) ?? 'null');
-            return v && KINDS.includes(v.kind) ? v : null;
-          } catch {
-            return null;
-          }
-        },
-        set(v) {
-          try {
-            session?.setItem(TRANSPORT_KEY, JSON.stringify(v));
-          } catch {
-            // Without storage the page asks again next time.
-          }
-        },
-        clear() {
-          try {
-            session?.removeItem(TRANSPORT_KEY);
-          } catch {
-            // nothing stored
-          }
-        },
-      },
+      transport: page.transportStore(session, TRANSPORT_KEY),
       // After the new password: the chip. After the chip: done.
       render(answer) {
         if (document.body.dataset.step === 'password') {
@@ -386,50 +320,6 @@ async function main() {
     });
     return f;
   }
-}
-
-// createView shows one view at a time, keeps body[data-step] in line with it, and
-// owns the error area and the live regions.
-function createView(i18n) {
-  const errorEl = byId('error');
-  const alertRegion = byId('live');
-  const statusRegion = byId('status');
-
-  function speak(region, text) {
-    const flip = region.dataset.flip === '1' ? '' : '\u00a0';
-    region.dataset.flip = flip ? '1' : '0';
-    region.textContent = text + flip;
-  }
-
-  function clearError() {
-    errorEl.hidden = true;
-    errorEl.replaceChildren();
-  }
-
-  return {
-    clearError,
-    alert: (text) => speak(alertRegion, text),
-    status: (text) => speak(statusRegion, text),
-    show(name, { focus = true } = {}) {
-      const section = byId(`step-${name}`);
-      for (const s of document.querySelectorAll('main section[data-view]')) s.hidden = s !== section;
-      document.body.dataset.step = name;
-      clearError();
-      (section.querySelector('.error-slot') ?? section).append(errorEl);
-      if (focus) section.querySelector('h2').focus();
-    },
-    showError(items) {
-      const parts = items.map((it) => (typeof it === 'string' ? { key: it } : it));
-      errorEl.replaceChildren();
-      for (const { key, vars } of parts) {
-        const el = document.createElement('p');
-        i18n.set(el, key, vars);
-        errorEl.append(el);
-      }
-      errorEl.hidden = false;
-      speak(alertRegion, parts.map(({ key, vars }) => i18n.t(key, vars)).join(' '));
-    },
-  };
 }
 
 main().catch((err) => console.error('mit: the page could not start:', err));
