@@ -22,7 +22,6 @@ import (
 	"mitidchip/server"
 	"mitidchip/server/handoff"
 	"mitidchip/server/observe"
-	"mitidchip/server/store"
 	"mitidchip/server/web"
 )
 
@@ -183,7 +182,7 @@ func mintLink(args []string, cfg server.Config, getenv func(string) string, stdo
 }
 
 func importChips(file string, cfg server.Config, stdout io.Writer) error {
-	st, err := store.Open(filepath.Join(cfg.DataDir, "activation.db"))
+	st, err := cfg.OpenStore(context.Background(), false)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
+	"mitidchip/server/store"
 )
 
 // cluster is the one running cluster of this test binary.
@@ -42,6 +44,10 @@ type cluster struct {
 	password string
 	asUser   *user.User // the postgres system user when running as root, else nil
 	admin    *sql.DB
+	// ready has databases made ahead of the tests; failed, why no more come.
+	ready  chan string
+	failed chan error
+	quit   chan struct{}
 }
 
 var (
@@ -52,9 +58,13 @@ var (
 	mainRan  atomic.Bool
 )
 
+// Runner is what Main runs: a *testing.M, or something that calls its Run more than
+// once (once per store).
+type Runner interface{ Run() int }
+
 // Main runs the tests of m and stops the cluster if one was started. Call it from
 // TestMain and pass its result to os.Exit.
-func Main(m *testing.M) int {
+func Main(m Runner) int {
 	mainRan.Store(true)
 	code := m.Run()
 	if running != nil {
@@ -68,25 +78,99 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// URL creates a new, empty database in this binary's cluster (starting the cluster
-// on first use) and returns its postgres:// URL, password included. The test fails
-// when PostgreSQL is not installed.
+// URL returns the postgres:// URL, password included, of a new database of its own
+// in this binary's cluster (started on first use), with the store's schema
+// migrated: a copy of a template database migrated once (CREATE DATABASE …
+// TEMPLATE), which saves each test the migrations. The test fails when PostgreSQL is
+// not installed.
 func URL(t testing.TB) string {
+	t.Helper()
+	c := cluster1(t)
+	select {
+	case name := <-c.ready:
+		return c.url(name)
+	case err := <-c.failed:
+		c.failed <- err // for the tests after this one
+		t.Fatalf("pgtest: %v", err)
+	}
+	return ""
+}
+
+// EmptyURL is URL for a database without the store's schema.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	c := cluster1(t)
+	name, err := c.create("template0")
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return c.url(name)
+}
+
+func cluster1(t testing.TB) *cluster {
 	t.Helper()
 	if !mainRan.Load() {
 		t.Fatal("pgtest: call pgtest.Main from the package's TestMain, so the cluster is stopped after the tests")
 	}
-	once.Do(func() { running, startErr = start() })
+	once.Do(func() {
+		if running, startErr = start(); startErr == nil {
+			startErr = running.prepare()
+		}
+	})
 	if startErr != nil {
 		t.Fatalf("pgtest: %v", startErr)
 	}
+	return running
+}
+
+// prepare migrates the template database and starts making copies of it ahead of
+// the tests that want them, a few at a time.
+func (c *cluster) prepare() error {
+	if _, err := c.admin.Exec("CREATE DATABASE " + templateDB); err != nil {
+		return fmt.Errorf("create the template database: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := store.OpenPostgres(ctx, c.url(templateDB))
+	if err != nil {
+		return fmt.Errorf("migrate the template database: %w", err)
+	}
+	if err := st.Close(); err != nil {
+		return err
+	}
+	c.ready, c.failed, c.quit = make(chan string, 2), make(chan error, 1), make(chan struct{})
+	go func() {
+		for {
+			name, err := c.create(templateDB)
+			if err != nil {
+				select {
+				case c.failed <- err:
+				case <-c.quit:
+				}
+				return
+			}
+			select {
+			case c.ready <- name:
+			case <-c.quit:
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// templateDB is the database every URL's is a copy of.
+const templateDB = "store_template"
+
+// create makes a new database as a copy of template.
+func (c *cluster) create(template string) (string, error) {
 	name := fmt.Sprintf("t%d", dbs.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := running.admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database %s: %v", name, err)
+	if _, err := c.admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE "+template); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
-	return running.url(name)
+	return name, nil
 }
 
 func (c *cluster) url(db string) string {
@@ -237,6 +321,9 @@ rm -rf "$1"`
 }
 
 func (c *cluster) stop() error {
+	if c.quit != nil {
+		close(c.quit)
+	}
 	if c.admin != nil {
 		c.admin.Close()
 	}
