@@ -37,14 +37,14 @@ import (
 
 // Config is the server's configuration; Load fills it from the environment.
 type Config struct {
-	Addr      string // ADDR: listen address
-	DataDir   string // DATA_DIR: database (SQLite), keys, dev chips
+	Addr    string // ADDR: listen address
+	DataDir string // DATA_DIR: database (SQLite), keys, dev chips
 	// DatabaseURL (DATABASE_URL), when set, is the PostgreSQL database the store is
 	// in (postgres://user:password@host:port/db?sslmode=…), shared by every instance;
 	// when empty the store is SQLite's activation.db in DataDir, for one instance.
 	DatabaseURL string
-	Origin    string // PUBLIC_ORIGIN: the page's origin as browsers see it
-	AssetsDir string // ASSETS_DIR: the built page (make build)
+	Origin      string // PUBLIC_ORIGIN: the page's origin as browsers see it
+	AssetsDir   string // ASSETS_DIR: the built page (make build)
 	// TrustedProxies (TRUSTED_PROXIES) is a comma-separated list of CIDR prefixes or
 	// addresses of the TLS proxies in front of the server, whose X-Forwarded-For is
 	// believed (clientip.Parse); empty trusts none, and every client is its TCP peer.

@@ -380,21 +380,3 @@ func notFound(err error) error {
 	}
 	return err
 }
-
-// migrationNumbers lists the migration numbers in a dialect's folder.
-func migrationNumbers(dir string) ([]int, error) {
-	entries, err := fs.ReadDir(migrationFiles, dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []int
-	for _, e := range entries {
-		num, _, _ := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: no number", e.Name())
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
