@@ -66,6 +66,7 @@ func (st *sqlStore) ImportChips(ctx context.Context, chips []ChipImport, at time
 	}
 	added := 0
 	err := st.inTx(ctx, "import", fmt.Sprintf("%d chips", len(chips)), func(tx *sql.Tx) error {
+		added = 0 // afresh if the transaction is retried
 		for _, c := range chips {
 			// A serial repeated within chips meets its own earlier insert here.
 			var cert []byte

@@ -103,6 +103,7 @@ func (st *sqlStore) RedeemHandover(ctx context.Context, r HandoverRedemption) (S
 	var out Session
 	var refused error // a refusal whose counting must still commit
 	err := st.inTx(ctx, "handover", "redemption", func(tx *sql.Tx) error {
+		refused = nil // afresh if the transaction is retried
 		var h Handover
 		err := tx.QueryRowContext(ctx, `SELECT lookup_hash, code_hash, activation_id, created_at, expires_at, wrong_codes, used_at
 			FROM handovers WHERE lookup_hash = ?`, r.LookupHash).Scan(&h.LookupHash, &h.CodeHash, &h.ActivationID,

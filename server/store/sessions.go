@@ -303,10 +303,11 @@ func (st *sqlStore) RejectCode(ctx context.Context, s Session, lim CodeLimits, a
 		if err := writeFailure(ctx, tx, f); err != nil {
 			return err
 		}
+		entries := audit // not audit itself: a retried transaction starts from the caller's
 		if locked {
-			audit = append(audit, lockAudit(out, f, at))
+			entries = append(audit[:len(audit):len(audit)], lockAudit(out, f, at))
 		}
-		return writeAudit(ctx, tx, audit)
+		return writeAudit(ctx, tx, entries)
 	})
 	if err != nil {
 		return Session{}, ChipFailure{}, err
