@@ -14,7 +14,7 @@ BIN         := $(CURDIR)/bin
 # Go's own wasm runner.
 JS_PKGS     := ./wasm/... ./credential/... ./chip/... ./bridge/...
 
-.PHONY: all build test test-native test-wasm node npm axe chromium lint tidy-check stress-wasm fuzz run bench screenshots clean
+.PHONY: all build test test-native test-wasm node npm axe chromium postgres lint tidy-check stress-wasm fuzz run bench screenshots clean
 
 all: build
 
@@ -31,7 +31,7 @@ build:
 ## test: every test: native with -race, then the browser packages under GOOS=js
 test: test-native test-wasm
 
-test-native: build chromium axe
+test-native: build chromium axe postgres
 	ASSETS_DIR=$(CURDIR)/$(OUT)/assets $(GO) test -race -count=1 -timeout=30m ./...
 
 # The browser tests drive Debian's Chromium; it is installed here when missing, never
@@ -41,6 +41,17 @@ chromium:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null || \
 	  { echo "make: could not install Chromium; run as root: apt-get update && apt-get install -y chromium chromium-driver"; exit 1; }; }
+
+# The PostgreSQL store's tests start a throwaway cluster with Debian's initdb and
+# pg_ctl (server/store/pgtest); the server package is installed here when missing.
+PG_BIN = $(firstword $(patsubst %/initdb,%,$(wildcard /usr/lib/postgresql/*/bin/initdb)))
+postgres:
+	@if { command -v initdb && command -v pg_ctl; } >/dev/null || [ -n "$(PG_BIN)" ]; then :; else \
+	  echo "installing Debian's postgresql for the PostgreSQL store's tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
+	  { echo "make: could not install PostgreSQL; run as root: apt-get update && apt-get install -y postgresql"; exit 1; }; \
+	  ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_ctl >/dev/null || \
+	  { echo "make: postgresql is installed but initdb/pg_ctl are not in /usr/lib/postgresql/*/bin"; exit 1; }; fi
 
 node:
 	@command -v node >/dev/null || { \

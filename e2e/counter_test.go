@@ -367,7 +367,7 @@ var counterTables = []string{"assisted_activations", "activation_sessions", "use
 // logon session's last use, changes with every request, refused or not.)
 func counterRows(t *testing.T, s *scenario.Server) map[string][]string {
 	t.Helper()
-	all := storetest.Snapshot(t, s.Store)
+	all := storetest.Snapshot(t, s.Store.(storetest.Dumper))
 	out := map[string][]string{}
 	for _, table := range counterTables {
 		out[table] = all[table]

@@ -220,10 +220,10 @@ func TestPathChipLocked(t *testing.T) {
 	page.ChooseTransport("bluetooth")
 	page.Connect()
 	code := page.ReadCode(vc)
-	snapshot := storetest.Snapshot(t, s.Store)
+	snapshot := storetest.Snapshot(t, s.Store.(storetest.Dumper))
 	page.SubmitCode(code)
 	page.WaitView("the error step for chip_locked", scenario.StepTimeout, func(v scenario.View) bool { return v.Step == "error" && v.Code == "chip_locked" })
-	storetest.AssertUnchanged(t, s.Store, snapshot)
+	storetest.AssertUnchanged(t, s.Store.(storetest.Dumper), snapshot)
 
 	shown := until.Add(-clock.Ahead()) // the page counts retry_after on the browser's clock
 	for _, lang := range []string{"en", "da"} {

@@ -37,10 +37,14 @@ import (
 
 // Config is the server's configuration; Load fills it from the environment.
 type Config struct {
-	Addr      string // ADDR: listen address
-	DataDir   string // DATA_DIR: database, keys, dev chips
-	Origin    string // PUBLIC_ORIGIN: the page's origin as browsers see it
-	AssetsDir string // ASSETS_DIR: the built page (make build)
+	Addr    string // ADDR: listen address
+	DataDir string // DATA_DIR: database (SQLite), keys, dev chips
+	// DatabaseURL (DATABASE_URL), when set, is the PostgreSQL database the store is
+	// in (postgres://user:password@host:port/db?sslmode=…), shared by every instance;
+	// when empty the store is SQLite's activation.db in DataDir, for one instance.
+	DatabaseURL string
+	Origin      string // PUBLIC_ORIGIN: the page's origin as browsers see it
+	AssetsDir   string // ASSETS_DIR: the built page (make build)
 	// TrustedProxies (TRUSTED_PROXIES) is a comma-separated list of CIDR prefixes or
 	// addresses of the TLS proxies in front of the server, whose X-Forwarded-For is
 	// believed (clientip.Parse); empty trusts none, and every client is its TCP peer.
@@ -76,6 +80,7 @@ func Load(getenv func(string) string) Config {
 		AssetsDir: get("ASSETS_DIR", filepath.Join("build", "assets")),
 	}
 	c.TrustedProxies = getenv("TRUSTED_PROXIES")
+	c.DatabaseURL = getenv("DATABASE_URL")
 	c.Origin = get("PUBLIC_ORIGIN", "http://"+c.Addr)
 	c.HandoffIssuer = get("HANDOFF_ISSUER", "mitid-app-backend")
 	c.HandoffAudience = get("HANDOFF_AUDIENCE", c.Origin)
@@ -131,7 +136,7 @@ type DevMount struct {
 // Server is an assembled server, ready to listen.
 type Server struct {
 	Handler  http.Handler
-	Store    *store.SQLite
+	Store    store.Store
 	OIDC     *oidc.Provider  // the OpenID Connect provider; the logon ceremony calls its Finish
 	API      *api.API        // LoggedOn tells handlers added later who is logged on
 	Logon    *logon.Ceremony // the logon ceremony
@@ -187,7 +192,7 @@ func New(ctx context.Context, c Config, log *slog.Logger, now func() time.Time) 
 			return nil, fmt.Errorf("server: dev setup: %w", err)
 		}
 	}
-	st, err := store.Open(filepath.Join(c.DataDir, "activation.db"), store.WithServeLock())
+	st, err := c.OpenStore(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +204,23 @@ func New(ctx context.Context, c Config, log *slog.Logger, now func() time.Time) 
 	return s, nil
 }
 
-func assemble(ctx context.Context, c Config, st *store.SQLite, secure bool, proxies *clientip.Resolver, log *slog.Logger, now func() time.Time) (*Server, error) {
+// OpenStore opens the store the configuration names: PostgreSQL at DatabaseURL when
+// set, else SQLite's activation.db in DataDir. serve claims an SQLite file for this
+// server alone (store.WithServeLock), as a second server on it would wait on the
+// one writer; several servers on one PostgreSQL are what it is for, so there it
+// claims nothing.
+func (c Config) OpenStore(ctx context.Context, serve bool) (store.Store, error) {
+	if c.DatabaseURL != "" {
+		return store.OpenPostgres(ctx, c.DatabaseURL)
+	}
+	var opts []store.Option
+	if serve {
+		opts = append(opts, store.WithServeLock())
+	}
+	return store.Open(filepath.Join(c.DataDir, "activation.db"), opts...)
+}
+
+func assemble(ctx context.Context, c Config, st store.Store, secure bool, proxies *clientip.Resolver, log *slog.Logger, now func() time.Time) (*Server, error) {
 	reg, err := c.Registry(st)
 	if err != nil {
 		return nil, err

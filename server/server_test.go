@@ -19,6 +19,7 @@ import (
 	"mitidchip/server/dev"
 	"mitidchip/server/servertest"
 	"mitidchip/server/store"
+	"mitidchip/server/store/pgtest"
 	"mitidchip/server/web"
 )
 
@@ -43,7 +44,7 @@ func TestMain(m *testing.M) {
 	if _, err := web.Build(assetsDir, os.DirFS("../web"), os.DirFS("web/testdata/module")); err != nil {
 		panic(fmt.Sprintf("build test assets: %v", err))
 	}
-	code := m.Run()
+	code := pgtest.Main(m)
 	os.RemoveAll(tmp)
 	os.Exit(code)
 }

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,7 +34,6 @@ import (
 	"mitidchip/server/observe"
 	"mitidchip/server/registry"
 	"mitidchip/server/seal"
-	"mitidchip/server/store"
 	"mitidchip/server/store/storetest"
 	"mitidchip/wasm/session"
 )
@@ -94,13 +92,14 @@ func (s *syncBuffer) String() string {
 // errInjected is what an armed failpoint returns.
 var errInjected = errors.New("injected failure")
 
-// fixture is the real API on an SQLite store in a temp dir, with a trusted CA whose
+// fixture is the real API on a store of storeKind (SQLite in a temp dir, or a
+// PostgreSQL database of its own in the test cluster), with a trusted CA whose
 // chips are imported, a handoff key pair, and a fake clock.
 type fixture struct {
 	t        testing.TB
 	ctx      context.Context
 	clock    *clock
-	store    *store.SQLite
+	store    storetest.Store
 	reg      *registry.Registry
 	issuer   *handoff.Issuer
 	signKey  ed25519.PrivateKey
@@ -130,18 +129,15 @@ type setup struct {
 func newFixture(t testing.TB, edit func(*setup)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), clock: &clock{now: t0}, logs: &syncBuffer{}}
-	st, err := store.Open(filepath.Join(t.TempDir(), "activation.db"), store.WithFailpoint(func(step string) error {
+	st := openStore(t, func(step string) error {
 		if p := f.failAt.Load(); p != nil && *p == step {
 			f.failHits.Add(1)
 			return errInjected
 		}
 		return nil
-	}))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	})
 	f.store = st
+	var err error
 
 	if f.ca, err = manufacturer.NewCA("Trusted Chips A/S", rand.Reader, t0); err != nil {
 		t.Fatalf("CA: %v", err)
@@ -569,7 +565,7 @@ func (f *fixture) activate(person string, vc *virtual.Chip) *ceremony {
 	return f.begin(person, vc).through("signature")
 }
 
-// row parses one line of store.SQLite.Dump: col="v", col=x'hex' or col=NULL,
+// row parses one line of the store's Dump: col="v", col=x'hex' or col=NULL,
 // separated by spaces. Values are returned unquoted; bytes keep their x'..' form.
 func row(t testing.TB, line string) (cols []string, vals map[string]string) {
 	t.Helper()

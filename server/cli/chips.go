@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,13 +24,13 @@ func chips(args []string, cfg server.Config, stdout io.Writer) error {
 	if op == "import" {
 		return importChips(arg, cfg, stdout)
 	}
-	run, ok := map[string]func(context.Context, *store.SQLite, store.Chip, time.Time, io.Writer) error{
+	run, ok := map[string]func(context.Context, store.Store, store.Chip, time.Time, io.Writer) error{
 		"show": showChip, "unlock": unlockChip, "revoke": revokeChip,
 	}[op]
 	if !ok {
 		return fmt.Errorf("unknown chips command %q: %w", op, errUsage)
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "activation.db"))
+	st, err := cfg.OpenStore(context.Background(), false)
 	if err != nil {
 		return err
 	}
@@ -58,7 +57,7 @@ func operatorAudit(c store.Chip, event string, at time.Time) store.AuditEntry {
 // the chip, and each person with wrong codes or locks on it (a person's wrong codes
 // lock that person alone out of the chip). Looking is audited before anything is
 // shown.
-func showChip(ctx context.Context, st *store.SQLite, c store.Chip, now time.Time, out io.Writer) error {
+func showChip(ctx context.Context, st store.Store, c store.Chip, now time.Time, out io.Writer) error {
 	if err := st.Audit(ctx, operatorAudit(c, "operator_chip_shown", now)); err != nil {
 		return err
 	}
@@ -110,7 +109,7 @@ func describeFailure(f store.ChipFailure, lim store.CodeLimits, now time.Time) s
 		f.PersonID, wrong, plural(wrong, "wrong code", "wrong codes"), lock, f.Locks, plural(f.Locks, "lock", "locks"), lim.LockFor(f.Locks+1))
 }
 
-func unlockChip(ctx context.Context, st *store.SQLite, c store.Chip, now time.Time, out io.Writer) error {
+func unlockChip(ctx context.Context, st store.Store, c store.Chip, now time.Time, out io.Writer) error {
 	failures, err := st.ChipFailures(ctx, c.Serial)
 	if err != nil {
 		return err
@@ -133,7 +132,7 @@ func unlockChip(ctx context.Context, st *store.SQLite, c store.Chip, now time.Ti
 	return nil
 }
 
-func revokeChip(ctx context.Context, st *store.SQLite, c store.Chip, now time.Time, out io.Writer) error {
+func revokeChip(ctx context.Context, st store.Store, c store.Chip, now time.Time, out io.Writer) error {
 	if err := st.RevokeChip(ctx, c.Serial, operatorAudit(c, "operator_chip_revoked", now)); err != nil {
 		return err
 	}

@@ -22,7 +22,6 @@ import (
 	"mitidchip/server"
 	"mitidchip/server/handoff"
 	"mitidchip/server/observe"
-	"mitidchip/server/store"
 	"mitidchip/server/web"
 )
 
@@ -59,7 +58,9 @@ Usage:
 
 Environment (defaults suit running from the repository's root):
   ADDR                     listen address (127.0.0.1:8080)
-  DATA_DIR                 database, keys and dev chips (var)
+  DATA_DIR                 database (SQLite), keys and dev chips (var)
+  DATABASE_URL             postgres://user:password@host:port/db?sslmode=…: the store in
+                           PostgreSQL, shared by several instances (empty: SQLite in DATA_DIR)
   PUBLIC_ORIGIN            the page's origin as browsers see it (http://$ADDR)
   ASSETS_DIR               the built page (build/assets)
   TRUSTED_PROXIES          CIDR prefixes or addresses of the TLS proxies in front of the
@@ -183,7 +184,7 @@ func mintLink(args []string, cfg server.Config, getenv func(string) string, stdo
 }
 
 func importChips(file string, cfg server.Config, stdout io.Writer) error {
-	st, err := store.Open(filepath.Join(cfg.DataDir, "activation.db"))
+	st, err := cfg.OpenStore(context.Background(), false)
 	if err != nil {
 		return err
 	}

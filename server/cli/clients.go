@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -33,19 +32,19 @@ func clients(args []string, cfg server.Config, stdout io.Writer, now time.Time) 
 	fs.SetOutput(stdout)
 	var redirects uris
 	id := fs.String("id", "", "the client id the site sends (required)")
-	var run func(context.Context, *store.SQLite) error
+	var run func(context.Context, store.Store) error
 	switch args[0] {
 	case "add":
 		name := fs.String("name", "", "the site's name, as the logon page shows it (required)")
 		public := fs.Bool("public", false, "a public client: no secret, PKCE alone (a page or an app that cannot keep a secret)")
 		fs.Var(&redirects, "redirect-uri", "a redirect URI, matched exactly (repeat for more)")
-		run = func(ctx context.Context, st *store.SQLite) error {
+		run = func(ctx context.Context, st store.Store) error {
 			return addClient(ctx, st, *id, *name, redirects, *public, now, stdout)
 		}
 	case "list":
-		run = func(ctx context.Context, st *store.SQLite) error { return listClients(ctx, st, stdout) }
+		run = func(ctx context.Context, st store.Store) error { return listClients(ctx, st, stdout) }
 	case "remove":
-		run = func(ctx context.Context, st *store.SQLite) error { return removeClient(ctx, st, *id, now, stdout) }
+		run = func(ctx context.Context, st store.Store) error { return removeClient(ctx, st, *id, now, stdout) }
 	default:
 		return fmt.Errorf("unknown clients command %q: %w", args[0], errUsage)
 	}
@@ -58,7 +57,7 @@ func clients(args []string, cfg server.Config, stdout io.Writer, now time.Time) 
 	if args[0] != "list" && *id == "" {
 		return fmt.Errorf("clients %s: --id is required", args[0])
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "activation.db"))
+	st, err := cfg.OpenStore(context.Background(), false)
 	if err != nil {
 		return err
 	}
@@ -72,7 +71,7 @@ func clientAudit(event string, c store.OIDCClient, at time.Time) store.AuditEntr
 	return store.AuditEntry{At: at, Event: event, Detail: string(d)}
 }
 
-func addClient(ctx context.Context, st *store.SQLite, id, name string, redirects []string, public bool, now time.Time, out io.Writer) error {
+func addClient(ctx context.Context, st store.Store, id, name string, redirects []string, public bool, now time.Time, out io.Writer) error {
 	c, secret, err := oidc.NewClient(id, name, redirects, public, rand.Reader, now)
 	if err != nil {
 		return fmt.Errorf("clients add: %w", err)
@@ -93,7 +92,7 @@ func addClient(ctx context.Context, st *store.SQLite, id, name string, redirects
 	return nil
 }
 
-func listClients(ctx context.Context, st *store.SQLite, out io.Writer) error {
+func listClients(ctx context.Context, st store.Store, out io.Writer) error {
 	list, err := st.OIDCClients(ctx)
 	if err != nil {
 		return err
@@ -112,7 +111,7 @@ func listClients(ctx context.Context, st *store.SQLite, out io.Writer) error {
 	return nil
 }
 
-func removeClient(ctx context.Context, st *store.SQLite, id string, now time.Time, out io.Writer) error {
+func removeClient(ctx context.Context, st store.Store, id string, now time.Time, out io.Writer) error {
 	c, err := st.OIDCClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("clients remove: no client %q", id)

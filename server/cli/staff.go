@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"mitidchip/server"
@@ -26,18 +25,18 @@ func staff(args []string, cfg server.Config, stdout io.Writer, now time.Time) er
 	fs.SetOutput(stdout)
 	person := fs.String("person", "", "the caseworker's person id (required for grant and revoke)")
 	office := fs.String("office", "", "the Borgerservice office, e.g. Aarhus (required for grant)")
-	var run func(context.Context, *store.SQLite) error
+	var run func(context.Context, store.Store) error
 	switch args[0] {
 	case "grant":
-		run = func(ctx context.Context, st *store.SQLite) error {
+		run = func(ctx context.Context, st store.Store) error {
 			return grantStaff(ctx, st, *person, *office, now, stdout)
 		}
 	case "revoke":
-		run = func(ctx context.Context, st *store.SQLite) error {
+		run = func(ctx context.Context, st store.Store) error {
 			return revokeStaff(ctx, st, *person, *office, now, stdout)
 		}
 	case "list":
-		run = func(ctx context.Context, st *store.SQLite) error { return listStaff(ctx, st, stdout) }
+		run = func(ctx context.Context, st store.Store) error { return listStaff(ctx, st, stdout) }
 	default:
 		return fmt.Errorf("unknown staff command %q: %w", args[0], errUsage)
 	}
@@ -53,7 +52,7 @@ func staff(args []string, cfg server.Config, stdout io.Writer, now time.Time) er
 	if args[0] == "grant" && !counter.ValidOffice(*office) {
 		return fmt.Errorf("staff grant: --office is required: 1 to %d bytes of letters, digits, spaces, hyphens and dots", counter.MaxOffice)
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "activation.db"))
+	st, err := cfg.OpenStore(context.Background(), false)
 	if err != nil {
 		return err
 	}
@@ -67,7 +66,7 @@ func staffAudit(person, office, event string, at time.Time) store.AuditEntry {
 	return store.AuditEntry{At: at, PersonID: person, Event: event, Detail: string(d)}
 }
 
-func grantStaff(ctx context.Context, st *store.SQLite, person, office string, now time.Time, out io.Writer) error {
+func grantStaff(ctx context.Context, st store.Store, person, office string, now time.Time, out io.Writer) error {
 	before, err := st.StaffRole(ctx, person)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -87,7 +86,7 @@ func grantStaff(ctx context.Context, st *store.SQLite, person, office string, no
 	return nil
 }
 
-func revokeStaff(ctx context.Context, st *store.SQLite, person, office string, now time.Time, out io.Writer) error {
+func revokeStaff(ctx context.Context, st store.Store, person, office string, now time.Time, out io.Writer) error {
 	r, err := st.StaffRole(ctx, person)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("staff revoke: %s has no caseworker role", person)
@@ -105,7 +104,7 @@ func revokeStaff(ctx context.Context, st *store.SQLite, person, office string, n
 	return nil
 }
 
-func listStaff(ctx context.Context, st *store.SQLite, out io.Writer) error {
+func listStaff(ctx context.Context, st store.Store, out io.Writer) error {
 	roles, err := st.StaffRoles(ctx)
 	if err != nil {
 		return err

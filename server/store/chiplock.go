@@ -161,7 +161,7 @@ func lockAudit(s Session, f ChipFailure, at time.Time) AuditEntry {
 
 // UnlockChip forgets every person's wrong codes and locks on the chip, and its
 // attempt window.
-func (st *SQLite) UnlockChip(ctx context.Context, serial string, audit ...AuditEntry) error {
+func (st *sqlStore) UnlockChip(ctx context.Context, serial string, audit ...AuditEntry) error {
 	return st.inTx(ctx, "unlock", "chip "+serial, func(tx *sql.Tx) error {
 		// The chip's row first, as every writer of its failures holds it.
 		found, err := changed(tx.ExecContext(ctx, `UPDATE chips SET attempts = 0, attempts_since = NULL WHERE serial = ?`, serial))
@@ -182,7 +182,7 @@ func (st *SQLite) UnlockChip(ctx context.Context, serial string, audit ...AuditE
 }
 
 // ChipFailures lists the persons with wrong codes or locks on the chip.
-func (st *SQLite) ChipFailures(ctx context.Context, serial string) ([]ChipFailure, error) {
+func (st *sqlStore) ChipFailures(ctx context.Context, serial string) ([]ChipFailure, error) {
 	rows, err := st.r.QueryContext(ctx, `SELECT `+failureCols+` FROM chip_failures WHERE serial = ? ORDER BY person_id`, serial)
 	if err != nil {
 		return nil, fmt.Errorf("store: failures on chip %s: %w", serial, err)
@@ -203,7 +203,7 @@ func (st *SQLite) ChipFailures(ctx context.Context, serial string) ([]ChipFailur
 }
 
 // Audit appends entries to the audit trail.
-func (st *SQLite) Audit(ctx context.Context, audit ...AuditEntry) error {
+func (st *sqlStore) Audit(ctx context.Context, audit ...AuditEntry) error {
 	if len(audit) == 0 {
 		return errors.New("store: audit: no entries")
 	}

@@ -20,7 +20,7 @@ func scanChip(row *sql.Row) (Chip, error) {
 }
 
 // Chip returns the registered chip with the given serial.
-func (st *SQLite) Chip(ctx context.Context, serial string) (Chip, error) {
+func (st *sqlStore) Chip(ctx context.Context, serial string) (Chip, error) {
 	c, err := scanChip(st.r.QueryRowContext(ctx, `SELECT `+chipCols+` FROM chips WHERE serial = ?`, serial))
 	if err != nil {
 		return Chip{}, fmt.Errorf("store: chip %s: %w", serial, notFound(err))
@@ -29,7 +29,7 @@ func (st *SQLite) Chip(ctx context.Context, serial string) (Chip, error) {
 }
 
 // ActiveChip returns the chip bound to the person now.
-func (st *SQLite) ActiveChip(ctx context.Context, personID string) (Chip, error) {
+func (st *sqlStore) ActiveChip(ctx context.Context, personID string) (Chip, error) {
 	c, err := scanChip(st.r.QueryRowContext(ctx, `SELECT `+chipCols+` FROM chips
 		WHERE person_id = ? AND status = 'bound'`, personID))
 	if err != nil {
@@ -48,7 +48,7 @@ func personDest(p *Person) []any {
 }
 
 // Person returns the person with the given id.
-func (st *SQLite) Person(ctx context.Context, id string) (Person, error) {
+func (st *sqlStore) Person(ctx context.Context, id string) (Person, error) {
 	var p Person
 	err := st.r.QueryRowContext(ctx, `SELECT `+personCols+` FROM persons WHERE person_id = ?`, id).Scan(personDest(&p)...)
 	if err != nil {
@@ -58,7 +58,7 @@ func (st *SQLite) Person(ctx context.Context, id string) (Person, error) {
 }
 
 // ImportChips registers chips as available, all or none.
-func (st *SQLite) ImportChips(ctx context.Context, chips []ChipImport, at time.Time) (int, error) {
+func (st *sqlStore) ImportChips(ctx context.Context, chips []ChipImport, at time.Time) (int, error) {
 	for i, c := range chips {
 		if c.Serial == "" || len(c.SealedSeed) == 0 || len(c.CertDER) == 0 {
 			return 0, fmt.Errorf("store: import chips: record %d (serial %q) lacks a serial, sealed seed or certificate", i, c.Serial)
@@ -66,6 +66,7 @@ func (st *SQLite) ImportChips(ctx context.Context, chips []ChipImport, at time.T
 	}
 	added := 0
 	err := st.inTx(ctx, "import", fmt.Sprintf("%d chips", len(chips)), func(tx *sql.Tx) error {
+		added = 0 // afresh if the transaction is retried
 		for _, c := range chips {
 			// A serial repeated within chips meets its own earlier insert here.
 			var cert []byte
@@ -96,7 +97,7 @@ func (st *SQLite) ImportChips(ctx context.Context, chips []ChipImport, at time.T
 }
 
 // RevokeChip marks a chip revoked, keeping its person for history.
-func (st *SQLite) RevokeChip(ctx context.Context, serial string, audit ...AuditEntry) error {
+func (st *sqlStore) RevokeChip(ctx context.Context, serial string, audit ...AuditEntry) error {
 	return st.inTx(ctx, "revoke", "chip "+serial, func(tx *sql.Tx) error {
 		found, err := changed(tx.ExecContext(ctx, `UPDATE chips SET status = 'revoked' WHERE serial = ?`, serial))
 		if err != nil {

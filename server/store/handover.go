@@ -58,7 +58,7 @@ type HandoverRedemption struct {
 // unexpired at h.CreatedAt (else ErrConflict; ErrNotFound if it does not exist).
 // An unused handover the session had before is dropped: one code at a time.
 // ErrHandoverTaken if h.LookupHash is another handover's.
-func (st *SQLite) CreateHandover(ctx context.Context, h Handover, audit ...AuditEntry) error {
+func (st *sqlStore) CreateHandover(ctx context.Context, h Handover, audit ...AuditEntry) error {
 	if len(h.LookupHash) == 0 || len(h.CodeHash) == 0 || h.ActivationID == "" || !h.ExpiresAt.After(h.CreatedAt) {
 		return fmt.Errorf("store: create handover for %s: lookup hash, code hash, activation id and a later expiry are required", h.ActivationID)
 	}
@@ -96,13 +96,14 @@ func (st *SQLite) CreateHandover(ctx context.Context, h Handover, audit ...Audit
 // finds no handover is ErrHandoverWrong and writes nothing; a wrong code for a found
 // handover counts on it (and is committed), and its r.MaxWrong-th voids it. A session
 // that moved on (its first device set the password) is ErrConflict.
-func (st *SQLite) RedeemHandover(ctx context.Context, r HandoverRedemption) (Session, error) {
+func (st *sqlStore) RedeemHandover(ctx context.Context, r HandoverRedemption) (Session, error) {
 	if len(r.LookupHash) == 0 || len(r.CodeHash) == 0 || len(r.CookieHash) == 0 || r.MaxWrong < 1 {
 		return Session{}, errors.New("store: redeem handover: lookup hash, code hash, cookie hash and MaxWrong are required")
 	}
 	var out Session
 	var refused error // a refusal whose counting must still commit
 	err := st.inTx(ctx, "handover", "redemption", func(tx *sql.Tx) error {
+		refused = nil // afresh if the transaction is retried
 		var h Handover
 		err := tx.QueryRowContext(ctx, `SELECT lookup_hash, code_hash, activation_id, created_at, expires_at, wrong_codes, used_at
 			FROM handovers WHERE lookup_hash = ?`, r.LookupHash).Scan(&h.LookupHash, &h.CodeHash, &h.ActivationID,
@@ -164,9 +165,9 @@ func (st *SQLite) RedeemHandover(ctx context.Context, r HandoverRedemption) (Ses
 }
 
 // Handovers lists an activation's handovers, oldest first (for tests and operators).
-func (st *SQLite) Handovers(ctx context.Context, activationID string) ([]Handover, error) {
+func (st *sqlStore) Handovers(ctx context.Context, activationID string) ([]Handover, error) {
 	rows, err := st.r.QueryContext(ctx, `SELECT lookup_hash, code_hash, activation_id, created_at, expires_at, wrong_codes, used_at
-		FROM handovers WHERE activation_id = ? ORDER BY created_at, rowid`, activationID)
+		FROM handovers WHERE activation_id = ? ORDER BY created_at, `+st.d.insertOrder, activationID)
 	if err != nil {
 		return nil, fmt.Errorf("store: handovers of %s: %w", activationID, err)
 	}

@@ -197,7 +197,7 @@ func scanChallenge(row interface{ Scan(...any) error }) (LogonChallenge, error) 
 }
 
 // BeginLogon stores a new challenge for userID, known or not.
-func (st *SQLite) BeginLogon(ctx context.Context, c LogonChallenge, userID string, at time.Time) (LogonChallenge, Person, error) {
+func (st *sqlStore) BeginLogon(ctx context.Context, c LogonChallenge, userID string, at time.Time) (LogonChallenge, Person, error) {
 	if c.ID == "" || len(c.Challenge) == 0 || c.UserKey == "" || !c.ExpiresAt.After(c.CreatedAt) {
 		return LogonChallenge{}, Person{}, errors.New("store: begin logon: id, challenge, user key and a later expiry are required")
 	}
@@ -237,7 +237,7 @@ func (st *SQLite) BeginLogon(ctx context.Context, c LogonChallenge, userID strin
 }
 
 // LogonChallenge returns a challenge whatever its state.
-func (st *SQLite) LogonChallenge(ctx context.Context, id string) (LogonChallenge, error) {
+func (st *sqlStore) LogonChallenge(ctx context.Context, id string) (LogonChallenge, error) {
 	c, err := scanChallenge(st.r.QueryRowContext(ctx, `SELECT `+challengeCols+` FROM logon_challenges WHERE id = ?`, id))
 	if err != nil {
 		return LogonChallenge{}, fmt.Errorf("store: logon challenge %s: %w", id, notFound(err))
@@ -279,7 +279,7 @@ func logonFailure(ctx context.Context, q interface {
 }
 
 // TryPassword records a password step's outcome and counts it.
-func (st *SQLite) TryPassword(ctx context.Context, t PasswordTry) (LogonChallenge, LogonFailure, error) {
+func (st *sqlStore) TryPassword(ctx context.Context, t PasswordTry) (LogonChallenge, LogonFailure, error) {
 	if err := t.Limits.Validate(); err != nil {
 		return LogonChallenge{}, LogonFailure{}, fmt.Errorf("store: password try: %w", err)
 	}
@@ -341,7 +341,7 @@ func (st *SQLite) TryPassword(ctx context.Context, t PasswordTry) (LogonChalleng
 }
 
 // FinishLogon completes a logon with a new session.
-func (st *SQLite) FinishLogon(ctx context.Context, f LogonFinish) (LogonSession, error) {
+func (st *sqlStore) FinishLogon(ctx context.Context, f LogonFinish) (LogonSession, error) {
 	s := f.Session
 	if s.PersonID == "" || s.ChipSerial == "" || !f.NoSession && (s.ID == "" || len(s.CookieHash) == 0 || !s.ExpiresAt.After(f.At)) {
 		return LogonSession{}, errors.New("store: finish logon: session id, cookie hash, person, chip and a later expiry are required")
@@ -392,7 +392,7 @@ func (st *SQLite) FinishLogon(ctx context.Context, f LogonFinish) (LogonSession,
 }
 
 // LogonFailure is a key's count.
-func (st *SQLite) LogonFailure(ctx context.Context, userKey string) (LogonFailure, error) {
+func (st *sqlStore) LogonFailure(ctx context.Context, userKey string) (LogonFailure, error) {
 	f, err := logonFailure(ctx, st.r, userKey)
 	if err != nil {
 		return LogonFailure{}, fmt.Errorf("store: %w", err)
@@ -403,7 +403,7 @@ func (st *SQLite) LogonFailure(ctx context.Context, userKey string) (LogonFailur
 const logonSessionCols = `id, cookie_hash, person_id, chip_serial, created_at, seen_at, expires_at`
 
 // LogonSessionByCookie returns a MitID.dk session by its cookie's hash.
-func (st *SQLite) LogonSessionByCookie(ctx context.Context, cookieHash []byte) (LogonSession, error) {
+func (st *sqlStore) LogonSessionByCookie(ctx context.Context, cookieHash []byte) (LogonSession, error) {
 	var s LogonSession
 	err := st.r.QueryRowContext(ctx, `SELECT `+logonSessionCols+` FROM logon_sessions WHERE cookie_hash = ?`, cookieHash).Scan(
 		&s.ID, &s.CookieHash, &s.PersonID, &s.ChipSerial, timeCol{&s.CreatedAt}, timeCol{&s.SeenAt}, timeCol{&s.ExpiresAt})
@@ -414,7 +414,7 @@ func (st *SQLite) LogonSessionByCookie(ctx context.Context, cookieHash []byte) (
 }
 
 // TouchLogonSession records a session's use.
-func (st *SQLite) TouchLogonSession(ctx context.Context, s LogonSession) error {
+func (st *sqlStore) TouchLogonSession(ctx context.Context, s LogonSession) error {
 	return st.inTx(ctx, "logon", "touch session "+s.ID, func(tx *sql.Tx) error {
 		found, err := changed(tx.ExecContext(ctx, `UPDATE logon_sessions SET seen_at = ?, expires_at = ? WHERE id = ?`,
 			nanos(s.SeenAt), nanos(s.ExpiresAt), s.ID))
@@ -429,7 +429,7 @@ func (st *SQLite) TouchLogonSession(ctx context.Context, s LogonSession) error {
 }
 
 // EndLogonSession ends a session.
-func (st *SQLite) EndLogonSession(ctx context.Context, id string, audit ...AuditEntry) error {
+func (st *sqlStore) EndLogonSession(ctx context.Context, id string, audit ...AuditEntry) error {
 	return st.inTx(ctx, "logon", "end session "+id, func(tx *sql.Tx) error {
 		found, err := changed(tx.ExecContext(ctx, `DELETE FROM logon_sessions WHERE id = ?`, id))
 		if err != nil {

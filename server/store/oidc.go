@@ -193,7 +193,7 @@ func splitList(s, sep string) []string {
 }
 
 // AddClient registers c.
-func (st *SQLite) AddClient(ctx context.Context, c OIDCClient, audit ...AuditEntry) error {
+func (st *sqlStore) AddClient(ctx context.Context, c OIDCClient, audit ...AuditEntry) error {
 	if c.ID == "" || len(c.RedirectURIs) == 0 {
 		return errors.New("store: add client: id and a redirect URI are required")
 	}
@@ -219,7 +219,7 @@ func (st *SQLite) AddClient(ctx context.Context, c OIDCClient, audit ...AuditEnt
 }
 
 // OIDCClient returns a client.
-func (st *SQLite) OIDCClient(ctx context.Context, id string) (OIDCClient, error) {
+func (st *sqlStore) OIDCClient(ctx context.Context, id string) (OIDCClient, error) {
 	c, err := scanClient(st.r.QueryRowContext(ctx, `SELECT `+clientCols+` FROM oidc_clients WHERE client_id = ?`, id))
 	if err != nil {
 		return OIDCClient{}, fmt.Errorf("store: client %s: %w", id, notFound(err))
@@ -228,7 +228,7 @@ func (st *SQLite) OIDCClient(ctx context.Context, id string) (OIDCClient, error)
 }
 
 // OIDCClients lists every client by id.
-func (st *SQLite) OIDCClients(ctx context.Context) ([]OIDCClient, error) {
+func (st *sqlStore) OIDCClients(ctx context.Context) ([]OIDCClient, error) {
 	rows, err := st.r.QueryContext(ctx, `SELECT `+clientCols+` FROM oidc_clients ORDER BY client_id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: clients: %w", err)
@@ -246,7 +246,7 @@ func (st *SQLite) OIDCClients(ctx context.Context) ([]OIDCClient, error) {
 }
 
 // RemoveClient removes a client with its requests and tokens.
-func (st *SQLite) RemoveClient(ctx context.Context, id string, audit ...AuditEntry) error {
+func (st *sqlStore) RemoveClient(ctx context.Context, id string, audit ...AuditEntry) error {
 	return st.inTx(ctx, "remove client", id, func(tx *sql.Tx) error {
 		gone, err := changed(tx.ExecContext(ctx, `DELETE FROM oidc_clients WHERE client_id = ?`, id))
 		if err != nil {
@@ -281,7 +281,7 @@ func scanAuthRequest(row interface{ Scan(...any) error }) (OIDCAuthRequest, erro
 }
 
 // CreateAuthRequest stores a new authorization request.
-func (st *SQLite) CreateAuthRequest(ctx context.Context, r OIDCAuthRequest) error {
+func (st *sqlStore) CreateAuthRequest(ctx context.Context, r OIDCAuthRequest) error {
 	if r.ID == "" || r.ClientID == "" || r.RedirectURI == "" || !r.ExpiresAt.After(r.CreatedAt) {
 		return fmt.Errorf("store: create authorization request %s: id, client, redirect URI and a later expiry are required", r.ID)
 	}
@@ -316,7 +316,7 @@ func (st *SQLite) CreateAuthRequest(ctx context.Context, r OIDCAuthRequest) erro
 }
 
 // AuthRequest returns a request whatever its state.
-func (st *SQLite) AuthRequest(ctx context.Context, id string) (OIDCAuthRequest, error) {
+func (st *sqlStore) AuthRequest(ctx context.Context, id string) (OIDCAuthRequest, error) {
 	r, err := scanAuthRequest(st.r.QueryRowContext(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests WHERE id = ?`, id))
 	if err != nil {
 		return OIDCAuthRequest{}, fmt.Errorf("store: authorization request %s: %w", id, notFound(err))
@@ -325,7 +325,7 @@ func (st *SQLite) AuthRequest(ctx context.Context, id string) (OIDCAuthRequest, 
 }
 
 // FinishAuthRequest records the logon that finishes a request, once.
-func (st *SQLite) FinishAuthRequest(ctx context.Context, f OIDCFinish) (OIDCAuthRequest, error) {
+func (st *sqlStore) FinishAuthRequest(ctx context.Context, f OIDCFinish) (OIDCAuthRequest, error) {
 	if f.PersonID == "" || f.AuthTime.IsZero() || len(f.CallbackHash) == 0 {
 		return OIDCAuthRequest{}, fmt.Errorf("store: finish authorization request %s: person, auth time and callback hash are required", f.ID)
 	}
@@ -370,7 +370,7 @@ func (st *SQLite) FinishAuthRequest(ctx context.Context, f OIDCFinish) (OIDCAuth
 }
 
 // CancelAuthRequest ends a request unfinished.
-func (st *SQLite) CancelAuthRequest(ctx context.Context, id string, at time.Time, audit ...AuditEntry) (OIDCAuthRequest, error) {
+func (st *sqlStore) CancelAuthRequest(ctx context.Context, id string, at time.Time, audit ...AuditEntry) (OIDCAuthRequest, error) {
 	var out OIDCAuthRequest
 	err := st.inTx(ctx, "cancel authorization request", id, func(tx *sql.Tx) error {
 		r, err := scanAuthRequest(tx.QueryRowContext(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests WHERE id = ?`, id))
@@ -402,7 +402,7 @@ func (st *SQLite) CancelAuthRequest(ctx context.Context, id string, at time.Time
 }
 
 // AuthRequestByCallback finds a finished request by its callback handle's hash.
-func (st *SQLite) AuthRequestByCallback(ctx context.Context, callbackHash []byte) (OIDCAuthRequest, error) {
+func (st *sqlStore) AuthRequestByCallback(ctx context.Context, callbackHash []byte) (OIDCAuthRequest, error) {
 	r, err := scanAuthRequest(st.r.QueryRowContext(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests WHERE callback_hash = ?`, callbackHash))
 	if err != nil {
 		return OIDCAuthRequest{}, fmt.Errorf("store: authorization request by callback: %w", notFound(err))
@@ -411,7 +411,7 @@ func (st *SQLite) AuthRequestByCallback(ctx context.Context, callbackHash []byte
 }
 
 // IssueAuthCode gives a finished request its code, once.
-func (st *SQLite) IssueAuthCode(ctx context.Context, id string, codeHash []byte, at, codeExpiresAt time.Time) error {
+func (st *sqlStore) IssueAuthCode(ctx context.Context, id string, codeHash []byte, at, codeExpiresAt time.Time) error {
 	if len(codeHash) == 0 || !codeExpiresAt.After(at) {
 		return fmt.Errorf("store: issue code for %s: a code hash and a later expiry are required", id)
 	}
@@ -445,7 +445,7 @@ func (st *SQLite) IssueAuthCode(ctx context.Context, id string, codeHash []byte,
 }
 
 // AuthRequestByCode finds a request by its code's hash.
-func (st *SQLite) AuthRequestByCode(ctx context.Context, codeHash []byte) (OIDCAuthRequest, error) {
+func (st *sqlStore) AuthRequestByCode(ctx context.Context, codeHash []byte) (OIDCAuthRequest, error) {
 	r, err := scanAuthRequest(st.r.QueryRowContext(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests WHERE code_hash = ?`, codeHash))
 	if err != nil {
 		return OIDCAuthRequest{}, fmt.Errorf("store: authorization request by code: %w", notFound(err))
@@ -454,7 +454,7 @@ func (st *SQLite) AuthRequestByCode(ctx context.Context, codeHash []byte) (OIDCA
 }
 
 // RedeemAuthCode exchanges a code once.
-func (st *SQLite) RedeemAuthCode(ctx context.Context, codeHash []byte, at time.Time, tok OIDCToken, audit ...AuditEntry) error {
+func (st *sqlStore) RedeemAuthCode(ctx context.Context, codeHash []byte, at time.Time, tok OIDCToken, audit ...AuditEntry) error {
 	if len(codeHash) == 0 || tok.ID == "" || !tok.ExpiresAt.After(tok.CreatedAt) {
 		return errors.New("store: redeem code: a code hash, a token id and a later token expiry are required")
 	}
@@ -495,7 +495,7 @@ func (st *SQLite) RedeemAuthCode(ctx context.Context, codeHash []byte, at time.T
 }
 
 // RevokeCodeTokens deletes the tokens given for the code's request.
-func (st *SQLite) RevokeCodeTokens(ctx context.Context, codeHash []byte, audit ...AuditEntry) (int, error) {
+func (st *sqlStore) RevokeCodeTokens(ctx context.Context, codeHash []byte, audit ...AuditEntry) (int, error) {
 	var n int64
 	err := st.inTx(ctx, "revoke tokens", "of a code", func(tx *sql.Tx) error {
 		r, err := scanAuthRequest(tx.QueryRowContext(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests WHERE code_hash = ?`, codeHash))
@@ -520,7 +520,7 @@ func (st *SQLite) RevokeCodeTokens(ctx context.Context, codeHash []byte, audit .
 }
 
 // OIDCToken returns an access token whatever its expiry.
-func (st *SQLite) OIDCToken(ctx context.Context, id string) (OIDCToken, error) {
+func (st *sqlStore) OIDCToken(ctx context.Context, id string) (OIDCToken, error) {
 	var t OIDCToken
 	var scopes string
 	err := st.r.QueryRowContext(ctx, `SELECT id, auth_request_id, client_id, person_id, scopes, created_at, expires_at
@@ -534,7 +534,7 @@ func (st *SQLite) OIDCToken(ctx context.Context, id string) (OIDCToken, error) {
 }
 
 // RevokeOIDCToken deletes the client's token id.
-func (st *SQLite) RevokeOIDCToken(ctx context.Context, id, clientID string) error {
+func (st *sqlStore) RevokeOIDCToken(ctx context.Context, id, clientID string) error {
 	return st.inTx(ctx, "revoke token", "of "+clientID, func(tx *sql.Tx) error {
 		gone, err := changed(tx.ExecContext(ctx, `DELETE FROM oidc_tokens WHERE id = ? AND client_id = ?`, id, clientID))
 		if err != nil {
@@ -556,7 +556,7 @@ func scanKey(row interface{ Scan(...any) error }) (OIDCKey, error) {
 }
 
 // SigningKeys lists every key, newest first.
-func (st *SQLite) SigningKeys(ctx context.Context) ([]OIDCKey, error) {
+func (st *sqlStore) SigningKeys(ctx context.Context) ([]OIDCKey, error) {
 	rows, err := st.r.QueryContext(ctx, `SELECT `+keyCols+` FROM oidc_keys ORDER BY created_at DESC, kid`)
 	if err != nil {
 		return nil, fmt.Errorf("store: signing keys: %w", err)
@@ -574,7 +574,7 @@ func (st *SQLite) SigningKeys(ctx context.Context) ([]OIDCKey, error) {
 }
 
 // AddSigningKey stores k unless a key that signs exists, and returns the signing key.
-func (st *SQLite) AddSigningKey(ctx context.Context, k OIDCKey) (OIDCKey, error) {
+func (st *sqlStore) AddSigningKey(ctx context.Context, k OIDCKey) (OIDCKey, error) {
 	if k.KID == "" || k.Alg == "" || len(k.SealedPrivate) == 0 || len(k.PublicDER) == 0 || !k.RetiredAt.IsZero() {
 		return OIDCKey{}, errors.New("store: add signing key: kid, alg and both halves are required, and it must not be retired")
 	}

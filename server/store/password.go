@@ -91,7 +91,7 @@ func holdChange(ctx context.Context, tx *sql.Tx, id, personID string, at time.Ti
 }
 
 // SetNewVerifier records a password change's new verifier.
-func (st *SQLite) SetNewVerifier(ctx context.Context, challengeID, personID string, verifier []byte, at time.Time) (LogonChallenge, error) {
+func (st *sqlStore) SetNewVerifier(ctx context.Context, challengeID, personID string, verifier []byte, at time.Time) (LogonChallenge, error) {
 	if len(verifier) == 0 {
 		return LogonChallenge{}, errors.New("store: new verifier: the verifier is required")
 	}
@@ -115,7 +115,7 @@ func (st *SQLite) SetNewVerifier(ctx context.Context, challengeID, personID stri
 }
 
 // ChangePassword completes a password change.
-func (st *SQLite) ChangePassword(ctx context.Context, pc PasswordChange) (int, error) {
+func (st *sqlStore) ChangePassword(ctx context.Context, pc PasswordChange) (int, error) {
 	if pc.ChallengeID == "" || pc.PersonID == "" || pc.SessionID == "" || pc.ChipSerial == "" || len(pc.Verifier) == 0 {
 		return 0, errors.New("store: change password: challenge, person, session, chip and verifier are required")
 	}

@@ -91,7 +91,7 @@ type SelfService interface {
 }
 
 // BlockChip blocks the person's active chip for good.
-func (st *SQLite) BlockChip(ctx context.Context, b BlockRequest, audit ...AuditEntry) (Chip, error) {
+func (st *sqlStore) BlockChip(ctx context.Context, b BlockRequest, audit ...AuditEntry) (Chip, error) {
 	if b.Serial == "" || b.PersonID == "" || b.Reason == "" || (b.TokenID != "" && b.SessionID != "") {
 		return Chip{}, fmt.Errorf("store: block chip: serial, person and reason are required, and at most one of a token id and a session")
 	}
@@ -131,7 +131,7 @@ func (st *SQLite) BlockChip(ctx context.Context, b BlockRequest, audit ...AuditE
 
 // blockChip is BlockChip after its token was marked used or its session checked (a
 // caseworker's block has neither).
-func blockChip(ctx context.Context, st *SQLite, tx *sql.Tx, b BlockRequest, out *Chip, audit []AuditEntry) error {
+func blockChip(ctx context.Context, st *sqlStore, tx *sql.Tx, b BlockRequest, out *Chip, audit []AuditEntry) error {
 	var active string
 	err := tx.QueryRowContext(ctx, `SELECT serial FROM chips WHERE person_id = ? AND status = 'bound'`, b.PersonID).Scan(&active)
 	switch {
@@ -174,7 +174,7 @@ func blockChip(ctx context.Context, st *SQLite, tx *sql.Tx, b BlockRequest, out 
 }
 
 // ChipBlock returns the chip's block.
-func (st *SQLite) ChipBlock(ctx context.Context, serial string) (ChipBlock, error) {
+func (st *sqlStore) ChipBlock(ctx context.Context, serial string) (ChipBlock, error) {
 	var b ChipBlock
 	err := st.r.QueryRowContext(ctx, `SELECT serial, person_id, reason, blocked_at FROM chip_blocks WHERE serial = ?`, serial).
 		Scan(&b.Serial, &b.PersonID, &b.Reason, timeCol{&b.BlockedAt})
@@ -185,7 +185,7 @@ func (st *SQLite) ChipBlock(ctx context.Context, serial string) (ChipBlock, erro
 }
 
 // HandoffUsed reports whether the token id was redeemed.
-func (st *SQLite) HandoffUsed(ctx context.Context, tokenID string) (bool, error) {
+func (st *sqlStore) HandoffUsed(ctx context.Context, tokenID string) (bool, error) {
 	var one int
 	err := st.r.QueryRowContext(ctx, `SELECT 1 FROM used_handoffs WHERE token_id = ?`, tokenID).Scan(&one)
 	switch {
@@ -198,7 +198,7 @@ func (st *SQLite) HandoffUsed(ctx context.Context, tokenID string) (bool, error)
 }
 
 // PersonAudit lists the person's audit entries, newest first.
-func (st *SQLite) PersonAudit(ctx context.Context, personID string, beforeID int64, limit int) ([]AuditEntry, error) {
+func (st *sqlStore) PersonAudit(ctx context.Context, personID string, beforeID int64, limit int) ([]AuditEntry, error) {
 	if limit < 1 || limit > MaxAuditPage {
 		limit = MaxAuditPage
 	}

@@ -28,7 +28,7 @@ func scanSession(row interface{ Scan(...any) error }) (Session, error) {
 // RedeemHandoff marks the token used, checks the person's limits, creates the person
 // if absent and inserts the new session, all in one transaction. SQLite runs one
 // write transaction at a time, so the counts cannot change under it.
-func (st *SQLite) RedeemHandoff(ctx context.Context, h Handoff, s Session, audit ...AuditEntry) (Session, error) {
+func (st *sqlStore) RedeemHandoff(ctx context.Context, h Handoff, s Session, audit ...AuditEntry) (Session, error) {
 	if h.TokenID == "" || h.PersonID == "" {
 		return Session{}, errors.New("store: redeem handoff: token id and person id are required")
 	}
@@ -134,7 +134,7 @@ func withinLimits(ctx context.Context, tx *sql.Tx, h Handoff) error {
 
 // RedeemAgain gives the session a used token started a new cookie hash, for the
 // client that started it (the same request hash) while nothing else happened to it.
-func (st *SQLite) RedeemAgain(ctx context.Context, tokenID string, requestHash, cookieHash []byte, at time.Time, audit ...AuditEntry) (Session, error) {
+func (st *sqlStore) RedeemAgain(ctx context.Context, tokenID string, requestHash, cookieHash []byte, at time.Time, audit ...AuditEntry) (Session, error) {
 	if len(requestHash) == 0 || len(cookieHash) == 0 {
 		return Session{}, fmt.Errorf("store: redeem handoff %s again: request hash and cookie hash are required", tokenID)
 	}
@@ -182,7 +182,7 @@ func (st *SQLite) RedeemAgain(ctx context.Context, tokenID string, requestHash, 
 }
 
 // Session returns the session with the given id.
-func (st *SQLite) Session(ctx context.Context, id string) (Session, error) {
+func (st *sqlStore) Session(ctx context.Context, id string) (Session, error) {
 	s, err := scanSession(st.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM activation_sessions WHERE id = ?`, id))
 	if err != nil {
 		return Session{}, fmt.Errorf("store: session %s: %w", id, notFound(err))
@@ -191,7 +191,7 @@ func (st *SQLite) Session(ctx context.Context, id string) (Session, error) {
 }
 
 // SessionByCookie returns the session whose cookie hashes to cookieHash.
-func (st *SQLite) SessionByCookie(ctx context.Context, cookieHash []byte) (Session, error) {
+func (st *sqlStore) SessionByCookie(ctx context.Context, cookieHash []byte) (Session, error) {
 	s, err := scanSession(st.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM activation_sessions WHERE cookie_hash = ?`, cookieHash))
 	if err != nil {
 		return Session{}, fmt.Errorf("store: session by cookie: %w", notFound(err))
@@ -200,7 +200,7 @@ func (st *SQLite) SessionByCookie(ctx context.Context, cookieHash []byte) (Sessi
 }
 
 // UpdateSession writes the caller-owned fields of s if the row still has s.Version.
-func (st *SQLite) UpdateSession(ctx context.Context, s Session, audit ...AuditEntry) (Session, error) {
+func (st *sqlStore) UpdateSession(ctx context.Context, s Session, audit ...AuditEntry) (Session, error) {
 	// A code_verified session is frozen until Complete, so its chip cannot be swapped
 	// after the code check; it can only be blocked.
 	from := []State{StateRedeemed, StatePasswordSet, StateChipPresented}
@@ -229,7 +229,7 @@ func (st *SQLite) UpdateSession(ctx context.Context, s Session, audit ...AuditEn
 }
 
 // AcceptCode records a right one-time code at time-step step.
-func (st *SQLite) AcceptCode(ctx context.Context, s Session, step, maxStep int64, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, error) {
+func (st *sqlStore) AcceptCode(ctx context.Context, s Session, step, maxStep int64, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, error) {
 	if err := lim.Validate(); err != nil {
 		return Session{}, fmt.Errorf("store: accept code for session %s: %w", s.ID, err)
 	}
@@ -274,7 +274,7 @@ func (st *SQLite) AcceptCode(ctx context.Context, s Session, step, maxStep int64
 
 // RejectCode records a wrong one-time code on the session and on its person's
 // failures with the chip.
-func (st *SQLite) RejectCode(ctx context.Context, s Session, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, ChipFailure, error) {
+func (st *sqlStore) RejectCode(ctx context.Context, s Session, lim CodeLimits, at time.Time, audit ...AuditEntry) (Session, ChipFailure, error) {
 	if err := lim.Validate(); err != nil {
 		return Session{}, ChipFailure{}, fmt.Errorf("store: reject code for session %s: %w", s.ID, err)
 	}
@@ -303,10 +303,11 @@ func (st *SQLite) RejectCode(ctx context.Context, s Session, lim CodeLimits, at 
 		if err := writeFailure(ctx, tx, f); err != nil {
 			return err
 		}
+		entries := audit // not audit itself: a retried transaction starts from the caller's
 		if locked {
-			audit = append(audit, lockAudit(out, f, at))
+			entries = append(audit[:len(audit):len(audit)], lockAudit(out, f, at))
 		}
-		return writeAudit(ctx, tx, audit)
+		return writeAudit(ctx, tx, entries)
 	})
 	if err != nil {
 		return Session{}, ChipFailure{}, err
@@ -318,7 +319,7 @@ func (st *SQLite) RejectCode(ctx context.Context, s Session, lim CodeLimits, at 
 // failures with it and admits the attempt (CodeLimits.admit). The session's row is
 // checked by the caller's casSession in the same transaction, so its chip and person
 // are those of the row.
-func (st *SQLite) admit(ctx context.Context, tx *sql.Tx, s Session, lim CodeLimits, at time.Time) (Chip, ChipFailure, error) {
+func (st *sqlStore) admit(ctx context.Context, tx *sql.Tx, s Session, lim CodeLimits, at time.Time) (Chip, ChipFailure, error) {
 	if s.ChipSerial == "" {
 		return Chip{}, ChipFailure{}, fmt.Errorf("session has no chip: %w", ErrConflict)
 	}
@@ -337,7 +338,7 @@ func (st *SQLite) admit(ctx context.Context, tx *sql.Tx, s Session, lim CodeLimi
 }
 
 // Complete binds the session's chip to its person and finishes the session.
-func (st *SQLite) Complete(ctx context.Context, s Session, at time.Time, audit ...AuditEntry) (Session, error) {
+func (st *sqlStore) Complete(ctx context.Context, s Session, at time.Time, audit ...AuditEntry) (Session, error) {
 	var out Session
 	err := st.inTx(ctx, "complete", "session "+s.ID, func(tx *sql.Tx) error {
 		var err error
@@ -431,7 +432,7 @@ func casSession(ctx context.Context, tx *sql.Tx, s Session, set string, args []a
 // DeleteExpired drops sessions, used handoffs, handovers, OIDC authorization requests
 // and OIDC access tokens that expired before now, batch rows
 // per transaction.
-func (st *SQLite) DeleteExpired(ctx context.Context, now time.Time, batch int) (int, error) {
+func (st *sqlStore) DeleteExpired(ctx context.Context, now time.Time, batch int) (int, error) {
 	if batch < 1 {
 		return 0, fmt.Errorf("store: delete expired rows: batch %d is below 1", batch)
 	}
@@ -444,8 +445,8 @@ func (st *SQLite) DeleteExpired(ctx context.Context, now time.Time, batch int) (
 			}
 			var n int64
 			err := st.inTx(ctx, "sweep", "expired rows of "+table, func(tx *sql.Tx) error {
-				res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid IN
-					(SELECT rowid FROM `+table+` WHERE expires_at < ? LIMIT ?)`, now.UnixNano(), batch)
+				res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+st.d.rowid+` IN
+					(SELECT `+st.d.rowid+` FROM `+table+` WHERE expires_at < ? LIMIT ?)`, now.UnixNano(), batch)
 				if err != nil {
 					return err
 				}

@@ -64,7 +64,7 @@ func TestReopenKeepsData(t *testing.T) {
 		}
 	}
 
-	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	files, err := filepath.Glob(filepath.Join("migrations", "sqlite", "*.sql"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("migration files: expected some, got %v (%v)", files, err)
 	}
@@ -85,7 +85,7 @@ func TestReopenKeepsData(t *testing.T) {
 		if want := fmt.Sprintf("%04d_", v); !strings.HasPrefix(name, want) {
 			t.Errorf("schema_migrations: version %d names %s", v, name)
 		}
-		got = append(got, filepath.Join("migrations", name))
+		got = append(got, filepath.Join("migrations", "sqlite", name))
 	}
 	if !slices.Equal(got, files) {
 		t.Errorf("schema_migrations: expected %v, got %v", files, got)
@@ -165,7 +165,7 @@ func TestUpgradeDropsChipWideLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, name := range []string{"0001_init.sql", "0002_readiness.sql", "0003_limits.sql", "0004_chip_lock.sql"} {
-		body, err := os.ReadFile(filepath.Join("migrations", name))
+		body, err := os.ReadFile(filepath.Join("migrations", "sqlite", name))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -91,7 +91,7 @@ type Staff interface {
 }
 
 // GrantStaff gives a person the caseworker role.
-func (st *SQLite) GrantStaff(ctx context.Context, r StaffRole, audit ...AuditEntry) error {
+func (st *sqlStore) GrantStaff(ctx context.Context, r StaffRole, audit ...AuditEntry) error {
 	if r.PersonID == "" || r.Office == "" {
 		return errors.New("store: grant staff: person and office are required")
 	}
@@ -116,7 +116,7 @@ func (st *SQLite) GrantStaff(ctx context.Context, r StaffRole, audit ...AuditEnt
 }
 
 // RevokeStaff withdraws a person's caseworker role.
-func (st *SQLite) RevokeStaff(ctx context.Context, personID string, audit ...AuditEntry) error {
+func (st *sqlStore) RevokeStaff(ctx context.Context, personID string, audit ...AuditEntry) error {
 	return st.inTx(ctx, "staff", "revoke from "+personID, func(tx *sql.Tx) error {
 		gone, err := changed(tx.ExecContext(ctx, `DELETE FROM staff_roles WHERE person_id = ?`, personID))
 		if err != nil {
@@ -133,7 +133,7 @@ func (st *SQLite) RevokeStaff(ctx context.Context, personID string, audit ...Aud
 }
 
 // StaffRole returns the person's role.
-func (st *SQLite) StaffRole(ctx context.Context, personID string) (StaffRole, error) {
+func (st *sqlStore) StaffRole(ctx context.Context, personID string) (StaffRole, error) {
 	r, err := scanRole(st.r.QueryRowContext(ctx, `SELECT person_id, office, granted_at FROM staff_roles WHERE person_id = ?`, personID))
 	if err != nil {
 		return StaffRole{}, fmt.Errorf("store: role of %s: %w", personID, notFound(err))
@@ -148,7 +148,7 @@ func scanRole(row interface{ Scan(...any) error }) (StaffRole, error) {
 }
 
 // StaffRoles lists every role.
-func (st *SQLite) StaffRoles(ctx context.Context) ([]StaffRole, error) {
+func (st *sqlStore) StaffRoles(ctx context.Context) ([]StaffRole, error) {
 	rows, err := st.r.QueryContext(ctx, `SELECT person_id, office, granted_at FROM staff_roles ORDER BY office, person_id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: staff roles: %w", err)
@@ -166,7 +166,7 @@ func (st *SQLite) StaffRoles(ctx context.Context) ([]StaffRole, error) {
 }
 
 // UseConsole admits and records one console request.
-func (st *SQLite) UseConsole(ctx context.Context, u ConsoleUse) (StaffRole, error) {
+func (st *sqlStore) UseConsole(ctx context.Context, u ConsoleUse) (StaffRole, error) {
 	if u.LogonSessionID == "" || u.PersonID == "" || u.Idle <= 0 {
 		return StaffRole{}, errors.New("store: use console: logon session, person and idle timeout are required")
 	}
@@ -240,7 +240,7 @@ func insertAssisted(ctx context.Context, tx *sql.Tx, a Assisted, citizen, activa
 }
 
 // AssistedActivation returns the ID check behind an activation.
-func (st *SQLite) AssistedActivation(ctx context.Context, activationID string) (Assisted, error) {
+func (st *sqlStore) AssistedActivation(ctx context.Context, activationID string) (Assisted, error) {
 	var a Assisted
 	err := st.r.QueryRowContext(ctx, `SELECT activation_id, citizen_id, caseworker_id, office, document_type, document_hash,
 		document_expires, chip_serial, created_at FROM assisted_activations WHERE activation_id = ?`, activationID).
@@ -253,7 +253,7 @@ func (st *SQLite) AssistedActivation(ctx context.Context, activationID string) (
 }
 
 // EndActivations ends the person's open activations.
-func (st *SQLite) EndActivations(ctx context.Context, personID string, at time.Time, audit ...AuditEntry) (int, error) {
+func (st *sqlStore) EndActivations(ctx context.Context, personID string, at time.Time, audit ...AuditEntry) (int, error) {
 	var n int64
 	err := st.inTx(ctx, "end", "activations of "+personID, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE activation_sessions SET expires_at = ?, updated_at = ?, version = version + 1
@@ -280,7 +280,7 @@ func (st *SQLite) EndActivations(ctx context.Context, personID string, at time.T
 }
 
 // PersonChipFailures lists the person's wrong codes and locks on every chip.
-func (st *SQLite) PersonChipFailures(ctx context.Context, personID string) ([]ChipFailure, error) {
+func (st *sqlStore) PersonChipFailures(ctx context.Context, personID string) ([]ChipFailure, error) {
 	rows, err := st.r.QueryContext(ctx, `SELECT `+failureCols+` FROM chip_failures WHERE person_id = ? ORDER BY serial`, personID)
 	if err != nil {
 		return nil, fmt.Errorf("store: chip failures of %s: %w", personID, err)
@@ -298,7 +298,7 @@ func (st *SQLite) PersonChipFailures(ctx context.Context, personID string) ([]Ch
 }
 
 // OpenSessions counts the person's open activations.
-func (st *SQLite) OpenSessions(ctx context.Context, personID string, at time.Time) (int, error) {
+func (st *sqlStore) OpenSessions(ctx context.Context, personID string, at time.Time) (int, error) {
 	var n int
 	if err := st.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM activation_sessions
 		WHERE person_id = ? AND expires_at > ? AND state NOT IN (?, ?)`,
