@@ -80,7 +80,7 @@ export async function loadModule(asset) {
     const [, wasm] = await Promise.all([loadScript(asset('wasm_exec.js')), compile(asset('main.wasm'))]);
     // Finishing the compile, instantiating and Go's start (its runtime and package
     // initialisation, then main() up to its first wait) each take a main-thread task
-    // of their own, so that input is handled between them (decision 85).
+    // of their own, so that input is handled between them (decision 45).
     await nextTask();
     const go = new globalThis.Go();
     const ready = new Promise((resolve) => globalThis.addEventListener('mitid-ready', resolve, { once: true }));

@@ -421,7 +421,7 @@ func wasmMemories(b *testing.B, br *harness.Browser) []int64 {
 
 // freshPerson names a new person for each load. The digits of the clock are spelt as
 // letters: the user ID made from the name must not hold ten digits in a row (the
-// user ID's rules, decision 46).
+// user ID's rules, decision 50).
 func freshPerson(prefix string) string {
 	return prefix + strings.Map(func(r rune) rune { return 'a' + r - '0' }, fmt.Sprint(time.Now().UnixNano()))
 }

@@ -209,7 +209,7 @@ func (a *API) logonChip(w http.ResponseWriter, r *http.Request) {
 	}
 	done, err := a.cfg.Logon.Chip(r.Context(), req.ChallengeID, req.Hello, req.Signature)
 	if done.Cookie != "" {
-		// A logon for a site has none (decision 75).
+		// A logon for a site has none (decision 72).
 		http.SetCookie(w, &http.Cookie{
 			Name: LogonCookieName(a.cfg.SecureCookie), Value: done.Cookie, Path: "/",
 			MaxAge: int(logon.AbsoluteTTL.Seconds()), Secure: a.cfg.SecureCookie, HttpOnly: true,

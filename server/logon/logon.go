@@ -350,7 +350,7 @@ type Done struct {
 // certificate, whose key verifies the signature over the transcript the server
 // rebuilds from its own record. Then the challenge is used, the session made, and,
 // for an OIDC authorization request, the request finished instead of a session
-// made: a logon for a site gives no MitID.dk session (decision 75), so an error
+// made: a logon for a site gives no MitID.dk session (decision 72), so an error
 // from finishing the request leaves the person logged on nowhere.
 func (c *Ceremony) Chip(ctx context.Context, challengeID string, hello, signature []byte) (Done, error) {
 	ch, err := c.challenge(ctx, challengeID)
@@ -367,7 +367,7 @@ func (c *Ceremony) Chip(ctx context.Context, challengeID string, hello, signatur
 	now := c.cfg.Now()
 	audit := []store.AuditEntry{c.audit(p.ID, "logon", map[string]any{"logon": ch.ID, "serial": h.Serial, "for": purpose(ch.AuthRequest)})}
 	if ch.AuthRequest != "" {
-		// A logon for a site is not a logon at MitID.dk (decision 75): no session.
+		// A logon for a site is not a logon at MitID.dk (decision 72): no session.
 		if _, err := c.cfg.Store.FinishLogon(ctx, store.LogonFinish{ChallengeID: ch.ID, NoSession: true, At: now, Audit: audit,
 			Session: store.LogonSession{PersonID: p.ID, ChipSerial: h.Serial}}); err != nil {
 			return Done{}, stored(err)
