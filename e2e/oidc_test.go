@@ -172,6 +172,8 @@ func TestOIDCJourney(t *testing.T) {
 	checkAxe("demo site, not logged on", demoLangs("/"))
 	id := toLogon()
 	p.WaitStep("credentials")
+	// The form is there at once (decision 96); the site's name comes with the server's answer.
+	p.WaitJS("the site's name", "document.getElementById('site-cancel').checkVisibility()")
 	if got, want := p.Text("logon-for-site"), p.Message("logon.for_site_named", map[string]string{"site": demosite.Name}); got != want {
 		t.Fatalf("logon page: expected %q, got %q", want, got)
 	}

@@ -5,6 +5,45 @@
 // Opened as /logon?auth_request=ID, the logon is for that OIDC authorization request.
 
 const manifest = readManifest();
+// The user ID and password form from the HTML, at once, before any import (decision 96).
+const early = showEarly();
+
+// showEarly shows the credentials step as the HTML has it, so the person can type
+// while the scripts, the catalogue and (for a site's request) the site's name come;
+// the words are the HTML's Danish until the catalogue of a stored English choice
+// arrives, and main() continues from what was typed. The form's one submit listener
+// is attached here, before the form is shown: it always prevents the native
+// submission (a GET would put the password in the address), and a Continue pressed
+// before main() is ready is only recorded, then carried out by main().
+function showEarly() {
+  const state = { wish: false, submit: null };
+  const section = document.getElementById('step-credentials');
+  const form = document.getElementById('logon-form');
+  if (!section || !form) return state;
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (state.submit) {
+      state.submit();
+      return;
+    }
+    state.wish = true;
+    form.setAttribute('aria-busy', 'true');
+    document.getElementById('logon-continue')?.setAttribute('aria-disabled', 'true');
+    const working = document.getElementById('logon-progress');
+    if (working) working.hidden = false;
+  });
+  for (const s of document.querySelectorAll('main section[data-view]')) s.hidden = s !== section;
+  document.body.dataset.step = 'credentials';
+  const progress = document.getElementById('progress');
+  if (progress) {
+    progress.hidden = false;
+    progress.querySelector('li[data-for="credentials"]')?.setAttribute('aria-current', 'step');
+  }
+  const forSite = document.getElementById('logon-for-site');
+  if (forSite) forSite.hidden = !new URLSearchParams(location.search).get('auth_request');
+  document.getElementById('user-id')?.focus();
+  return state;
+}
 
 // The manifest reader stays in each entry script: it must run before the first
 // import, and the shared module (page.js) is itself found through it.
@@ -87,8 +126,9 @@ async function main() {
   const userField = byId('user-id');
   const passwordField = byId('logon-password');
   let busy = false;
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
+  // The submit listener is showEarly's (it prevents the native submission); this is
+  // what it does once the page is ready.
+  async function submit() {
     if (busy) return;
     const userId = userField.value.trim();
     const password = passwordField.value;
@@ -111,7 +151,7 @@ async function main() {
       setBusy(false);
       fail(err);
     }
-  });
+  }
   byId('press-again').addEventListener('click', () => chip.enter());
   // Cancel and go back to the site: the provider answers it access_denied.
   let cancelling = false;
@@ -211,16 +251,29 @@ async function main() {
     view.showError([messageOf(err)]);
   }
 
+  // ready hands the form's submit listener to submit, and says whether Continue was
+  // pressed before (a wish the page has not carried out yet).
+  function ready() {
+    early.submit = submit;
+    const wished = early.wish;
+    early.wish = false;
+    return wished;
+  }
+
   if (authRequest !== '') {
-    // Which site is waiting, or that none is: said before the person types anything.
+    // Which site is waiting, or that none is; a Continue pressed meanwhile waits for it.
     try {
       const answer = await api.logonSite(authRequest);
       site = typeof answer?.site === 'string' ? answer.site : '';
       if (answer?.expired) {
+        ready();
+        setBusy(false);
         fail({ code: 'auth_request_expired', key: 'error.auth_request_expired' });
         return;
       }
     } catch (err) {
+      ready();
+      setBusy(false);
       fail(err);
       return;
     }
@@ -228,8 +281,10 @@ async function main() {
     i18n.set(byId('logon-cancel'), 'logon.cancel', { site });
     byId('site-cancel').hidden = false;
   }
-  view.show('credentials');
-  userField.focus();
+  // The form has been shown since the first act: keep what was typed and where the
+  // focus is, and carry out a Continue pressed meanwhile.
+  view.show('credentials', { focus: false });
+  if (ready()) submit();
 }
 
 main().catch((err) => console.error('logon: the page could not start:', err));

@@ -17,6 +17,7 @@ type Held struct {
 	once    sync.Once
 	mu      sync.Mutex
 	urls    []string
+	bodies  []string
 }
 
 // Hold holds every request of the page whose URL matches one of the patterns (the
@@ -44,6 +45,9 @@ func (b *Browser) Hold(patterns ...string) *Held {
 			}
 			h.mu.Lock()
 			h.urls = append(h.urls, ev.Request.URL)
+			for _, e := range ev.Request.PostDataEntries {
+				h.bodies = append(h.bodies, string(e.Bytes))
+			}
 			h.mu.Unlock()
 			b.trace.add("network: holding %s %s", ev.Request.Method, ev.Request.URL)
 			wg.Go(func() {
@@ -70,4 +74,12 @@ func (h *Held) Requests() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.urls...)
+}
+
+// Bodies are the bodies of the requests held so far (of those that have one), as
+// the page sent them.
+func (h *Held) Bodies() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.bodies...)
 }

@@ -29,8 +29,12 @@ func (p *Page) LogOnWith(userID, password string) {
 	p.Type("#user-id", userID)
 	p.Type("#logon-password", password)
 	p.Click("#logon-continue")
-	p.waitStep("chip", PasswordTimeout)
+	p.WaitChipStep()
 }
+
+// WaitChipStep waits until the page, past the user ID and password, asks how to
+// connect the chip (the key is derived in the browser, so within PasswordTimeout).
+func (p *Page) WaitChipStep() { p.t.Helper(); p.waitStep("chip", PasswordTimeout) }
 
 // Approve presses Next on "hold your chip to the phone", waits until the chip waits
 // for its button, presses it, and waits until the browser is at Mit MitID.
