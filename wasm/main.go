@@ -62,11 +62,11 @@ func main() {
 			if err != nil {
 				return nil, err
 			}
-			waitMs, err := arg(args, 1).Int()
-			if err != nil || waitMs <= 0 || time.Duration(waitMs)*time.Millisecond > chip.MaxSignWait {
-				return nil, app.ErrBadInput
+			wait, err := signWait(arg(args, 1))
+			if err != nil {
+				return nil, err
 			}
-			sig, err := a.Sign(context.Background(), b, time.Duration(waitMs)*time.Millisecond)
+			sig, err := a.Sign(context.Background(), b, wait)
 			if err != nil {
 				return nil, err
 			}
@@ -77,11 +77,11 @@ func main() {
 			if err != nil {
 				return nil, err
 			}
-			waitMs, err := arg(args, 1).Int()
-			if err != nil || waitMs <= 0 || time.Duration(waitMs)*time.Millisecond > chip.MaxSignWait {
-				return nil, app.ErrBadInput
+			wait, err := signWait(arg(args, 1))
+			if err != nil {
+				return nil, err
 			}
-			sig, err := a.SignLogon(context.Background(), l, time.Duration(waitMs)*time.Millisecond)
+			sig, err := a.SignLogon(context.Background(), l, wait)
 			if err != nil {
 				return nil, err
 			}
@@ -302,4 +302,14 @@ func binding(v safejs.Value) (transcript.Binding, error) {
 		return transcript.Binding{}, err
 	}
 	return b, nil
+}
+
+// signWait reads how long the chip may wait for its button, in milliseconds, as the
+// page passes it to sign and signLogon: within (0, chip.MaxSignWait].
+func signWait(v safejs.Value) (time.Duration, error) {
+	ms, err := v.Int()
+	if err != nil || ms <= 0 || time.Duration(ms)*time.Millisecond > chip.MaxSignWait {
+		return 0, app.ErrBadInput
+	}
+	return time.Duration(ms) * time.Millisecond, nil
 }
